@@ -1,0 +1,70 @@
+"""The study's custom CNNs for pneumonia vs normal on 256×256 grayscale chest X-rays.
+
+Every model takes raw grayscale pixels of any size, ``(N, H, W, 1)`` in [0, 255], resizes them to
+256×256 and scales them to [0, 1] itself, and returns P(PNEUMONIA) of shape ``(N, 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+
+def preprocessing(inputs: keras.KerasTensor, image_size: int) -> keras.KerasTensor:
+    """Resize to ``image_size``² and scale [0, 255] → [0, 1]."""
+    x = layers.Resizing(image_size, image_size, name="resize")(inputs)
+    return layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+
+
+def build_cnn(blocks: Sequence[Sequence[int]], dense: Sequence[int] = (256, 128, 64, 32),
+              dropout_after: Sequence[int] = (2, 4), dropout: float = 0.25, head_dropout: float = 0.5,
+              image_size: int = 256, channels: int = 1, name: str = "cnn") -> keras.Model:
+    """The pattern shared by cnn1-3: conv blocks, then a dense head.
+
+    Args:
+        blocks: per block, the filters of its 3×3 ReLU convolutions (``same`` padding); each convolution is
+            followed by batch norm and each block ends with a 2×2 max-pool.
+        dense: widths of the ReLU dense layers; dropout follows the second one.
+        dropout_after: 1-based indices of blocks followed by dropout.
+        dropout: rate after those blocks.
+        head_dropout: rate after the second dense layer.
+        image_size: side the input is resized to.
+        channels: input channels (1: grayscale).
+        name: model name.
+    """
+    inputs = keras.Input((None, None, channels), name="image")
+    x = preprocessing(inputs, image_size)
+    for b, filters in enumerate(blocks, start=1):
+        for c, f in enumerate(filters, start=1):
+            x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")(x)
+            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+        if b in dropout_after:
+            x = layers.Dropout(dropout, name=f"block{b}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for i, width in enumerate(dense, start=1):
+        x = layers.Dense(width, activation="relu", name=f"dense{i}")(x)
+        if i == 2:
+            x = layers.Dropout(head_dropout, name="head_dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="pneumonia")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_cnn1(**kwargs: object) -> keras.Model:
+    """CNN1, exactly as the study lists it: 8,673,793 parameters (8,673,089 trainable) on 256×256×1.
+
+    ====  ==========================================  ============
+    #     layer                                        params
+    ====  ==========================================  ============
+    1     Conv2D 32 3×3 relu → BN → MaxPool 2          320 + 128
+    2     Conv2D 64 3×3 relu → BN → MaxPool 2 → Drop   18,496 + 256
+    3     Conv2D 128 3×3 relu → BN → MaxPool 2         73,856 + 512
+    4     Conv2D 128 3×3 relu → BN → MaxPool 2 → Drop  147,584 + 512
+    5     Flatten (16·16·128 = 32,768) → Dense 256     8,388,864
+    6     Dense 128 → Dropout                          32,896
+    7     Dense 64 → Dense 32 → Dense 1 sigmoid        8,256 + 2,080 + 33
+    ====  ==========================================  ============
+    """
+    return build_cnn(blocks=[[32], [64], [128], [128]], name="cnn1", **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,38 @@
+"""Train one zoo entry's shipped weights on the real data: the exact settings behind each weights file.
+
+    python scripts/train_zoo.py unet-lgg --data ../shared/data/kaggle_3m --out runs/unet-lgg
+
+Re-running the same command resumes the run from its last completed epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import medzoo
+
+# What each shipped weights file was trained with, on top of the entry's (the study's) recipe.
+ZOO_SETTINGS: dict[str, dict] = {
+    "unet-lgg": dict(loss="bce_dice", patch_size=128, batch_size=16, steps_per_epoch=40, epochs=60,
+                     early_stopping_patience=12, reduce_lr_patience=5, val_fraction=0.2,
+                     train_pipeline={"lesion_fraction": 0.5}, seed=0),
+    "cnn1-chest-xray": dict(batch_size=32, epochs=25, early_stopping_patience=6, reduce_lr_patience=3,
+                            val_fraction=0.15, seed=0),
+}
+
+
+def main() -> None:
+    """Parse the command line and train."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("entry", choices=sorted(ZOO_SETTINGS))
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    from pathlib import Path
+
+    resume = (Path(args.out) / "config.json").exists()
+    medzoo.train(args.entry, data=args.data, out=args.out, resume=resume, **ZOO_SETTINGS[args.entry])
+
+
+if __name__ == "__main__":
+    main()

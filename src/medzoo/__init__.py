@@ -1,0 +1,104 @@
+"""medzoo: a plugin-based model zoo for medical image analysis on Keras 3.
+
+``import medzoo`` is cheap: it imports neither TensorFlow nor any plugin. Plugins are discovered
+through the ``medzoo`` entry-point group the first time a listing or lookup needs them.
+
+>>> import medzoo
+>>> medzoo.list_entries()                      # doctest: +SKIP
+>>> model = medzoo.load("unet-lgg")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from medzoo.hookspecs import hookimpl
+from medzoo.registry import DuplicateNameError, MedzooError, UnknownNameError, registry
+from medzoo.specs import DatasetSpec, Entry, ModelSpec, Recipe, TaskSpec, Weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DatasetSpec", "DuplicateNameError", "Entry", "MedzooError", "ModelSpec", "Recipe", "TaskSpec",
+    "UnknownNameError", "Weights", "__version__", "create_model", "evaluate", "get_dataset", "get_entry",
+    "hookimpl", "list_datasets", "list_entries", "list_models", "load", "train",
+]
+
+
+def _match(names: list[str], pattern: str | None) -> list[str]:
+    if pattern is None:
+        return sorted(names)
+    import fnmatch
+
+    return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of the installed architectures, optionally filtered by a wildcard ``pattern`` (``"cnn*"``)."""
+    return _match(list(registry().models), pattern)
+
+
+def list_datasets(pattern: str | None = None) -> list[str]:
+    """Names of the installed datasets."""
+    return _match(list(registry().datasets), pattern)
+
+
+def list_entries(pattern: str | None = None, trained: bool | None = None) -> list[str]:
+    """Names of the installed zoo entries; ``trained=True`` keeps those that ship trained weights."""
+    entries = registry().entries
+    names = [n for n, e in entries.items() if trained is None or e.trained == trained]
+    return _match(names, pattern)
+
+
+def get_entry(name: str) -> Entry:
+    """The zoo entry called ``name``."""
+    return registry().get("entries", name)
+
+
+def get_dataset(name: str, root: str | Path | None = None, on_error: str = "raise", **kwargs: Any) -> Any:
+    """Open dataset ``name`` at ``root``; with ``root=None``, a synthetic copy in its real layout.
+
+    Returns a :class:`medzoo.data.Dataset`.
+    """
+    spec: DatasetSpec = registry().get("datasets", name)
+    if root is None:
+        from medzoo.synthetic import synthetic_root
+
+        root = synthetic_root(spec)
+    return spec.open(root, on_error=on_error, **kwargs)
+
+
+def create_model(name: str, **kwargs: Any) -> Any:
+    """Build architecture ``name`` (untrained) with its defaults updated by ``kwargs``."""
+    spec: ModelSpec = registry().get("models", name)
+    return spec.create(**kwargs)
+
+
+def load(name: str, weights: str | Path | None = "default", cache_dir: str | Path | None = None) -> Any:
+    """Load zoo entry ``name`` as a ``keras.Model`` that maps raw pixels to probabilities.
+
+    Args:
+        name: an entry (``"unet-lgg"``) or, with ``weights=None``, also an architecture (``"unet"``).
+        weights: ``"default"`` for the entry's trained weights (offline, sha256-verified); ``None`` for an
+            untrained model; a path or ``file://`` / ``https://`` URL to a ``.weights.h5`` file.
+        cache_dir: where downloaded weights are kept (default ``$MEDZOO_HOME`` or the user cache dir).
+    """
+    from medzoo.weights import load_entry
+
+    return load_entry(name, weights=weights, cache_dir=cache_dir)
+
+
+def train(entry: str, data: str | Path | None = None, out: str | Path | None = None, **overrides: Any) -> Any:
+    """Train zoo entry ``entry`` on ``data`` (its synthetic default when ``None``); see :mod:`medzoo.runner`."""
+    from medzoo.runner import train as _train
+
+    return _train(entry, data=data, out=out, **overrides)
+
+
+def evaluate(entry: str, data: str | Path | None = None, split: str = "val", weights: str | Path | None = "default",
+             out: str | Path | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Evaluate zoo entry ``entry`` on ``split`` of ``data``; returns the metrics dict."""
+    from medzoo.report import evaluate_entry
+
+    return evaluate_entry(entry, data=data, split=split, weights=weights, out=out, **kwargs)

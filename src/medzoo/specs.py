@@ -1,0 +1,155 @@
+"""Typed specs that plugins return from their hooks.
+
+Every hook returns a list of these frozen attrs classes, never dicts, so a typo in a plugin fails
+where it is made. Heavy objects (Keras models, tf.data pipelines) are never built here: a spec holds
+a *factory*, either a callable or a ``"module:attr"`` import path resolved on first use, so listing
+the zoo stays fast and imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import attrs
+
+TASKS = ("classification", "segmentation")
+
+
+def resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``target`` itself if callable, else import ``"package.module:attr"`` and return it."""
+    if callable(target):
+        return target
+    module, _, attr = target.partition(":")
+    if not attr:
+        raise ValueError(f"expected 'module:attr', got {target!r}")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@attrs.frozen
+class ModelSpec:
+    """An architecture: how to build an (untrained) ``keras.Model``.
+
+    ``build(**kwargs)`` returns a model that takes raw pixels (uint8 or float in [0, 255]) and returns
+    probabilities; ``defaults`` are the keyword arguments the study used.
+    """
+
+    name: str
+    task: str = attrs.field(validator=attrs.validators.in_(TASKS))
+    build: str | Callable[..., Any]
+    description: str = ""
+    defaults: dict[str, Any] = attrs.field(factory=dict)
+    reference: str = ""
+    distribution: str = ""  # filled in by the registry
+
+    def create(self, **kwargs: Any) -> Any:
+        """Build the model with ``defaults`` updated by ``kwargs``."""
+        return resolve(self.build)(**{**self.defaults, **kwargs})
+
+
+@attrs.frozen
+class DatasetSpec:
+    """A dataset in its published on-disk layout.
+
+    ``factory(root, **kwargs)`` returns a :class:`medzoo.data.Dataset`. ``synthetic(root, **kwargs)``
+    writes a small synthetic copy in the same layout, so everything runs without the real data.
+    """
+
+    name: str
+    task: str = attrs.field(validator=attrs.validators.in_(TASKS))
+    factory: str | Callable[..., Any]
+    synthetic: str | Callable[..., Any] | None = None
+    description: str = ""
+    layout: str = ""
+    licence: str = ""
+    citation: str = ""
+    homepage: str = ""
+    distribution: str = ""
+
+    def open(self, root: Any, **kwargs: Any) -> Any:
+        """Read ``root`` and return the dataset object."""
+        return resolve(self.factory)(root, **kwargs)
+
+
+@attrs.frozen
+class TaskSpec:
+    """A kind of problem: its losses, training metrics and evaluation."""
+
+    name: str
+    losses: str | Callable[..., Any]  # losses(name) -> keras loss
+    metrics: str | Callable[..., Any]  # metrics() -> list of keras metrics
+    evaluate: str | Callable[..., Any]  # evaluate(model, dataset, records, out, ...) -> dict
+    description: str = ""
+    distribution: str = ""
+
+
+@attrs.frozen
+class Recipe:
+    """How an entry is trained: the study's recipe, every field overridable."""
+
+    optimizer: str = "rmsprop"
+    learning_rate: float = 1e-3
+    loss: str = "binary_crossentropy"
+    epochs: int = 100
+    batch_size: int = 32
+    early_stopping_patience: int = 10
+    reduce_lr_patience: int = 5
+    reduce_lr_factor: float = 0.2
+    monitor: str = "val_loss"
+    monitor_mode: str = "min"
+    class_weights: bool = False
+    val_fraction: float = 0.15
+    steps_per_epoch: int | None = None
+    patch_size: int | None = None  # train on random square crops (segmentation)
+    augment: dict[str, float] | None = None  # None: the dataset's default augmentation; {}: none
+    train_pipeline: dict[str, Any] = attrs.field(factory=dict)  # extra kwargs for Dataset.pipeline
+    seed: int = 0
+
+    def evolve(self, **overrides: Any) -> "Recipe":
+        """Return a copy with ``overrides`` applied (``None`` values are ignored)."""
+        known = {f.name for f in attrs.fields(Recipe)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            raise ValueError(f"unknown recipe field(s) {bad}; known: {sorted(known)}")
+        return attrs.evolve(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@attrs.frozen
+class Weights:
+    """A set of trained weights: a file (package resource, path or URL) and its sha256.
+
+    ``file`` is ``"package:relative/path.weights.h5"`` for weights shipped as package data, a path, or
+    a ``file://`` / ``https://`` URL. ``metrics`` are the numbers measured on the validation patients,
+    ``meta`` the training facts (data, split, seed, command) that the model card shows.
+    """
+
+    file: str
+    sha256: str
+    metrics: dict[str, Any] = attrs.field(factory=dict)
+    meta: dict[str, Any] = attrs.field(factory=dict)
+    licence: str = ""
+
+
+@attrs.frozen
+class Entry:
+    """A zoo entry: model + dataset + task + recipe + (optionally) trained weights and a card."""
+
+    name: str
+    model: str
+    dataset: str
+    task: str
+    recipe: Recipe = attrs.field(factory=Recipe)
+    model_kwargs: dict[str, Any] = attrs.field(factory=dict)
+    weights: Weights | None = None
+    summary: str = ""
+    study: dict[str, Any] = attrs.field(factory=dict)  # the study's published numbers
+    intended_use: str = ""
+    distribution: str = ""
+
+    @property
+    def trained(self) -> bool:
+        """Whether trained weights ship with this entry."""
+        return self.weights is not None

@@ -1,0 +1,1 @@
+"""Built-in tasks: :mod:`~medzoo.tasks.classification` and :mod:`~medzoo.tasks.segmentation`."""

@@ -1,0 +1,29 @@
+"""Binary classification: losses and the training metrics (recall is the one that matters here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+
+def loss(name: str = "binary_crossentropy") -> keras.losses.Loss:
+    """The loss called ``name``: ``"binary_crossentropy"`` (alias ``"bce"``) or ``"focal"``."""
+    table = {"binary_crossentropy": keras.losses.BinaryCrossentropy, "bce": keras.losses.BinaryCrossentropy,
+             "focal": keras.losses.BinaryFocalCrossentropy}
+    if name not in table:
+        raise ValueError(f"unknown classification loss {name!r}; choose from {sorted(table)}")
+    return table[name]()
+
+
+def training_metrics() -> list[keras.metrics.Metric]:
+    """Accuracy, precision, recall and ROC AUC at threshold 0.5."""
+    return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.Precision(name="precision"),
+            keras.metrics.Recall(name="recall"), keras.metrics.AUC(name="auc")]
+
+
+def evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Evaluate a classifier; see :mod:`medzoo.evaluation.classification`."""
+    from medzoo.evaluation.classification import evaluate as _evaluate
+
+    return _evaluate(*args, **kwargs)
