@@ -75,7 +75,8 @@ def create_model(name: str, **kwargs: Any) -> Any:
     return spec.create(**kwargs)
 
 
-def load(name: str, weights: str | Path | None = "default", cache_dir: str | Path | None = None) -> Any:
+def load(name: str, weights: str | Path | None = "default", cache_dir: str | Path | None = None,
+         sha256: str | None = None) -> Any:
     """Load zoo entry ``name`` as a ``keras.Model`` that maps raw pixels to probabilities.
 
     Args:
@@ -83,10 +84,11 @@ def load(name: str, weights: str | Path | None = "default", cache_dir: str | Pat
         weights: ``"default"`` for the entry's trained weights (offline, sha256-verified); ``None`` for an
             untrained model; a path or ``file://`` / ``https://`` URL to a ``.weights.h5`` file.
         cache_dir: where downloaded weights are kept (default ``$MEDZOO_HOME`` or the user cache dir).
+        sha256: expected hash of a file given in ``weights`` (the entry's own hash is used for its default file).
     """
     from medzoo.weights import load_entry
 
-    return load_entry(name, weights=weights, cache_dir=cache_dir)
+    return load_entry(name, weights=weights, cache_dir=cache_dir, sha256=sha256)
 
 
 def train(entry: str, data: str | Path | None = None, out: str | Path | None = None, **overrides: Any) -> Any:

@@ -12,7 +12,8 @@ import difflib
 import importlib.metadata as md
 import os
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import attrs
 import pluggy
@@ -112,7 +113,8 @@ def make_manager(entry_points: Iterable[md.EntryPoint] | None = None) -> tuple[p
             if pm.has_plugin(ep.name):
                 pm.unregister(name=ep.name)
             error = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"medzoo plugin {ep.name!r} ({dist}) failed to load: {error}", PluginLoadWarning, stacklevel=2)
+            warnings.warn(f"medzoo plugin {ep.name!r} ({dist}) failed to load: {error}", PluginLoadWarning,
+                          stacklevel=2)
             infos.append(PluginInfo(ep.name, ep.value, dist, version, error))
             continue
         infos.append(PluginInfo(ep.name, ep.value, dist, version))

@@ -9,7 +9,8 @@ the zoo stays fast and imports no TensorFlow.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 

@@ -1,0 +1,414 @@
+"""The ``medzoo`` command: list, inspect, train, evaluate and run the zoo's models.
+
+Subcommands::
+
+    medzoo plugins                      installed plugins and what each provides (or why it failed)
+    medzoo list [PATTERN]               entries, architectures and datasets
+    medzoo info NAME [--data ROOT]      the model card of an entry or architecture, or a dataset's description
+    medzoo train NAME [--data ROOT]     train an entry with its recipe (every field overridable with --set)
+    medzoo evaluate NAME [--data ROOT]  evaluate an entry's weights on a split
+    medzoo predict NAME FILES...        run an entry on image files
+
+User errors (an unknown name, a bad data root, ...) print ``medzoo: error: <message>`` and exit with
+status 2. Nothing heavy is imported until a subcommand needs it, so ``medzoo list`` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+import medzoo
+from medzoo.registry import MedzooError, PluginLoadWarning, Registry, UnknownNameError, registry
+
+PROG = "medzoo"
+
+
+# ----------------------------------------------------------------------------------------------------------- output
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str], max_width: int = 60) -> str:
+    """Left-aligned columns; cells longer than ``max_width`` are shortened with an ellipsis."""
+
+    def cell(v: Any) -> str:
+        s = "" if v is None else str(v)
+        s = " ".join(s.split())
+        return s if len(s) <= max_width else s[: max_width - 1] + "…"
+
+    body = [[cell(v) for v in r] for r in rows]
+    head = [str(h) for h in header]
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+    lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip() for r in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _print(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------- lookups
+_KINDS = ("entries", "models", "datasets", "tasks")
+
+
+def _lookup_any(reg: Registry, name: str) -> tuple[str, Any]:
+    """Find ``name`` among entries, architectures, datasets and tasks (in that order)."""
+    for kind in _KINDS:
+        table = getattr(reg, kind)
+        if name in table:
+            return kind, table[name]
+    every = sorted({n for kind in _KINDS for n in getattr(reg, kind)})
+    close = difflib.get_close_matches(name, every, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownNameError(f"unknown name {name!r}{hint} (try `medzoo list`)")
+
+
+def _check_root(root: str | None) -> None:
+    """A data root that does not exist is a user error, whichever dataset reads it."""
+    if root is not None and not Path(root).exists():
+        raise MedzooError(f"{root}: no such data folder")
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values: JSON where it parses (``3``, ``1e-4``, ``true``, ``{"a": 1}``), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise MedzooError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key] = _parse_value(value)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------- plugins
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """Print every plugin entry point, its distribution and what it provides, or its error."""
+    reg = registry()
+    rows = []
+    for info in reg.plugins:
+        if info.error is not None:
+            provides = f"FAILED: {info.error}"
+        else:
+            counts = [(kind, sum(1 for s in getattr(reg, kind).values() if s.distribution == info.distribution))
+                      for kind in ("models", "datasets", "tasks", "entries")]
+            provides = ", ".join(f"{n} {kind if n != 1 else _singular(kind)}" for kind, n in counts if n) or "nothing"
+        rows.append((info.name, f"{info.distribution} {info.version}", info.value, provides))
+    if not rows:
+        _print("no medzoo plugins installed (entry-point group 'medzoo')")
+        return 0
+    _print(_table(rows, ("plugin", "distribution", "module", "provides"), max_width=100))
+    failed = sum(1 for i in reg.plugins if i.error is not None)
+    if failed:
+        _print(f"\n{failed} plugin(s) failed to load; the others work.")
+    return 0
+
+
+def _singular(kind: str) -> str:
+    return "entry" if kind == "entries" else kind[:-1]
+
+
+# ----------------------------------------------------------------------------------------------------------- list
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print tables of entries, architectures and datasets matching ``PATTERN``."""
+    reg = registry()
+    chosen = [k for k in ("entries", "models", "datasets") if getattr(args, k)]
+    if args.trained and not chosen:
+        chosen = ["entries"]
+    kinds = chosen or ["entries", "models", "datasets"]
+    printed = False
+    for kind in kinds:
+        if kind == "entries":
+            names = medzoo.list_entries(args.pattern, trained=True if args.trained else None)
+            rows = [(n, e.task, e.model, e.dataset, "yes" if e.trained else "no", e.distribution)
+                    for n in names for e in [reg.entries[n]]]
+            header: tuple[str, ...] = ("entry", "task", "model", "dataset", "trained", "distribution")
+        elif kind == "models":
+            names = medzoo.list_models(args.pattern)
+            rows = [(n, s.task, s.distribution, s.description) for n in names for s in [reg.models[n]]]
+            header = ("model", "task", "distribution", "description")
+        else:
+            names = medzoo.list_datasets(args.pattern)
+            rows = [(n, s.task, s.distribution, s.description) for n in names for s in [reg.datasets[n]]]
+            header = ("dataset", "task", "distribution", "description")
+        if printed:
+            _print()
+        title = {"entries": "Entries", "models": "Architectures", "datasets": "Datasets"}[kind]
+        _print(f"{title} ({len(rows)})")
+        _print(_table(rows, header) if rows else "  (none)")
+        printed = True
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------- info
+def _fields_text(spec: Any, skip: Sequence[str] = ()) -> str:
+    lines = []
+    for f in attrs.fields(type(spec)):
+        if f.name in skip:
+            continue
+        value = getattr(spec, f.name)
+        if value in ("", None, {}, []):
+            continue
+        if callable(value):
+            value = f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', value)}"
+        elif attrs.has(type(value)):
+            value = json.dumps(attrs.asdict(value), default=str)
+        elif isinstance(value, (dict, list, tuple)):
+            value = json.dumps(value, default=str)
+        lines.append(f"{f.name + ':':<14}{value}")
+    return "\n".join(lines)
+
+
+def _entry_text(name: str) -> str:
+    try:
+        from medzoo.cards import card_text
+    except ImportError:
+        return _fields_text(medzoo.get_entry(name))
+    return card_text(name)
+
+
+def _model_text(name: str) -> str:
+    try:
+        from medzoo.cards import model_card_for_architecture
+    except ImportError:
+        return _fields_text(registry().get("models", name))
+    return model_card_for_architecture(name)
+
+
+def _class_of(record: Any) -> str:
+    if isinstance(record.target, int):
+        return f"class {record.target}"
+    return "lesion" if record.meta.get("positive") else "no lesion"
+
+
+def _dataset_counts(spec: Any, root: str, on_error: str) -> str:
+    """Counts per split and class of dataset ``spec`` read from ``root``."""
+    _check_root(root)
+    dataset = spec.open(root, on_error=on_error)
+    lines = [f"Data at {root}"]
+    for key, value in dataset.summary().items():
+        lines.append(f"  {key + ':':<22}{value}")
+    splits = dataset.splits()
+    classes = sorted({_class_of(r) for recs in splits.values() for r in recs})
+    rows = []
+    for split, recs in splits.items():
+        counts = Counter(_class_of(r) for r in recs)
+        rows.append((split, len({r.patient for r in recs}), len(recs), *(counts.get(c, 0) for c in classes)))
+    lines += ["", "Default split (by patient):", _table(rows, ("split", "patients", "records", *classes))]
+    if dataset.skipped:
+        lines.append(f"\nskipped {len(dataset.skipped)} bad file(s):")
+        lines += [f"  {path}: {why}" for path, why in dataset.skipped]
+    return "\n".join(lines)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print the card of an entry or architecture, or the description of a dataset or task."""
+    reg = registry()
+    kind, spec = _lookup_any(reg, args.name)
+    if kind == "entries":
+        _print(_entry_text(args.name))
+        if args.data is not None:
+            _print()
+            _print(_dataset_counts(reg.get("datasets", spec.dataset), args.data, args.on_error))
+    elif kind == "models":
+        _print(_model_text(args.name))
+    elif kind == "datasets":
+        _print(f"Dataset {spec.name} ({spec.task}, from {spec.distribution})")
+        _print(_fields_text(spec, skip=("name", "task", "factory", "synthetic", "distribution")))
+        if args.data is not None:
+            _print()
+            _print(_dataset_counts(spec, args.data, args.on_error))
+    else:
+        _print(f"Task {spec.name} (from {spec.distribution})")
+        _print(_fields_text(spec, skip=("name", "distribution")))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------- train
+def _train_keywords() -> set[str]:
+    import inspect
+
+    from medzoo.runner import train
+    from medzoo.specs import Recipe
+
+    params = inspect.signature(train).parameters
+    named = {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return (named - {"entry", "data", "out"}) | {f.name for f in attrs.fields(Recipe)}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train an entry; ``--set KEY=VALUE`` overrides any recipe field or keyword of :func:`medzoo.train`."""
+    sets = _parse_sets(args.set)
+    known = _train_keywords()
+    bad = sorted(set(sets) - known)
+    if bad:
+        raise MedzooError(f"unknown --set key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    medzoo.get_entry(args.name)  # an unknown name fails here, before TensorFlow loads
+    _check_root(args.data)
+    kwargs: dict[str, Any] = {"resume": args.resume, "seed": args.seed, "on_error": args.on_error,
+                              "epochs": args.epochs, "batch_size": args.batch_size}
+    kwargs.update(sets)
+    run = medzoo.train(args.name, data=args.data, out=args.out, **kwargs)
+    run_dir = getattr(run, "dir", None)
+    if run_dir is not None:
+        _print(f"run saved in {run_dir}")
+        metrics = Path(run_dir) / "metrics.json"
+        if metrics.exists():
+            _print(metrics.read_text().strip())
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------- evaluate
+def _weights_arg(text: str) -> str | None:
+    return None if text.lower() == "none" else text
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate an entry's weights on a split and print the metrics."""
+    medzoo.get_entry(args.name)
+    _check_root(args.data)
+    metrics = medzoo.evaluate(args.name, data=args.data, split=args.split, weights=_weights_arg(args.weights),
+                              out=args.out)
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()
+            if not isinstance(v, (dict, list))]
+    _print(_table(rows, ("metric", "value")))
+    if args.out is not None:
+        _print(f"\nreport written to {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------- predict
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Run an entry on image files and write its predictions."""
+    from medzoo.predict import predict_files
+
+    results = predict_files(args.name, args.files, weights=_weights_arg(args.weights), out=args.out,
+                            threshold=args.threshold)
+    columns = [c for c in results[0] if c not in ("mask", "overlay")] if results else []
+    rows = [[f"{r[c]:.4f}" if isinstance(r[c], float) else r[c] for c in columns] for r in results]
+    _print(_table(rows, columns, max_width=80))
+    if args.out is not None:
+        _print(f"\npredictions written to {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``medzoo`` argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="medzoo: a plugin-based model zoo for medical image analysis.",
+        epilog="Run `medzoo COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {medzoo.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("plugins", help="installed plugins and what they provide",
+                       description="List the entry points of the 'medzoo' group: plugin, distribution and version, "
+                                   "and what each provides (or why it failed to load).")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("list", help="list entries, architectures and datasets",
+                       description="List zoo entries, architectures and datasets, optionally filtered.")
+    p.add_argument("pattern", nargs="?", metavar="PATTERN", help="wildcard filter on names, e.g. 'unet*'")
+    p.add_argument("--models", action="store_true", help="list architectures only")
+    p.add_argument("--datasets", action="store_true", help="list datasets only")
+    p.add_argument("--entries", action="store_true", help="list zoo entries only")
+    p.add_argument("--trained", action="store_true", help="only entries that ship trained weights")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="model card of an entry or architecture; description of a dataset",
+                       description="Show the model card of an entry or architecture, or a dataset's description "
+                                   "(with --data ROOT, its counts per split and class).")
+    p.add_argument("name", metavar="NAME", help="an entry, architecture, dataset or task")
+    p.add_argument("--data", metavar="ROOT", help="count the records of the dataset found at ROOT")
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="stop at the first bad file (raise, default) or skip and list bad files")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("train", help="train an entry with its recipe",
+                       description="Train a zoo entry with its recipe; checkpoints every epoch into the run "
+                                   "directory so --resume continues a killed run.")
+    p.add_argument("name", metavar="NAME", help="zoo entry")
+    p.add_argument("--data", metavar="ROOT", help="dataset root in its published layout (default: synthetic)")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    p.add_argument("--out", metavar="RUNDIR", help="run directory (default runs/<entry>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    p.add_argument("--seed", type=int, help="seed for splits, shuffling, augmentation and initialisation")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a recipe field or train option (value parsed as JSON, else a string); "
+                        "repeatable, e.g. --set learning_rate=1e-4 --set optimizer=adam")
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="stop at the first bad file (raise, default) or skip bad files and log them")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate an entry on a split",
+                       description="Evaluate a zoo entry's weights on a split of its dataset.")
+    p.add_argument("name", metavar="NAME", help="zoo entry")
+    p.add_argument("--data", metavar="ROOT", help="dataset root (default: synthetic)")
+    p.add_argument("--split", choices=("val", "test"), default="val", help="which split (default val)")
+    p.add_argument("--weights", default="default", metavar="default|none|PATH|URL",
+                   help="the entry's trained weights (default), none (untrained), or a .weights.h5 path or URL")
+    p.add_argument("--out", metavar="DIR", help="write the report (metrics, figures) here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="run an entry on image files",
+                       description="Run a zoo entry on image files (JPEG, PNG, TIFF). Classification writes "
+                                   "predictions.csv; segmentation writes <stem>_mask.png, <stem>_overlay.png "
+                                   "and predictions.csv (lesion pixels).")
+    p.add_argument("name", metavar="NAME", help="zoo entry")
+    p.add_argument("files", nargs="+", metavar="FILES", help="image files")
+    p.add_argument("--weights", default="default", metavar="default|none|PATH|URL",
+                   help="the entry's trained weights (default), none (untrained), or a .weights.h5 path or URL")
+    p.add_argument("--out", metavar="DIR", default="predictions", help="output folder (default ./predictions)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="probability threshold (default: the entry's, else 0.5)")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None, *, _default: Any = warnings.showwarning) -> None:
+    """Plugin-load warnings as one ``medzoo: warning:`` line; other warnings as usual."""
+    if issubclass(category, PluginLoadWarning):
+        print(f"{PROG}: warning: {_one_line(Exception(str(message)))}", file=file or sys.stderr, flush=True)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``medzoo`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args) or 0)
+        except MedzooError as exc:
+            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+            return 2
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+            return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

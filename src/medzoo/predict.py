@@ -1,0 +1,252 @@
+"""Run a zoo model on image files: ``medzoo predict`` and :func:`predict_files`.
+
+Each file (JPEG, PNG, TIFF) is read into the model's input channels (1: grayscale, 3: RGB) as raw pixels in
+[0, 255], resized only when the model has fixed spatial dimensions that differ from the file's, and fed to
+the model one image at a time (files may differ in size). The model's output rank says what it does:
+
+- rank 2, ``(N, 1)``: classification; ``predictions.csv`` holds ``file, probability, label``.
+- rank 4, ``(N, H, W, 1)``: segmentation; images are zero-padded (bottom and right) to a multiple of 16 for
+  fully convolutional models, and the mask is cropped back; ``<stem>_mask.png`` (0/255),
+  ``<stem>_overlay.png`` (the image, mask tinted and outlined) and ``predictions.csv`` (lesion pixels).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medzoo.data import DataError
+from medzoo.registry import MedzooError, registry
+
+MULTIPLE = 16  # fully convolutional models here pool four times
+TIFF_SUFFIXES = (".tif", ".tiff")
+OVERLAY_COLOUR = np.array([255, 40, 40], np.float32)
+
+
+def read_pixels(path: str | Path) -> np.ndarray:
+    """Read an image file as ``(H, W, C)`` float32 raw pixels in [0, 255] (C is 1, 3 or 4, as stored).
+
+    ``uint8`` is kept as is; floats in [0, 1] and booleans are scaled by 255; other ranges (16-bit
+    scans, say) are scaled linearly to [0, 255] by the image's own maximum. Raises :class:`DataError`
+    naming the file if it cannot be decoded or is not a 2-D image.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            import tifffile
+
+            arr = np.asarray(tifffile.imread(path))
+        else:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                img.load()
+                if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+                    img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
+                elif img.mode == "I;16":
+                    img = img.convert("I")
+                arr = np.asarray(img)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is bad input
+        raise DataError(f"{path}: not a readable image ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
+    if arr.ndim == 3 and arr.shape[-1] not in (1, 2, 3, 4) and arr.shape[0] in (1, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # channels-first TIFF
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 2, 3, 4) or min(arr.shape[:2]) < 1:
+        raise DataError(f"{path}: expected a 2-D grayscale or colour image, got an array of shape {arr.shape}")
+    if arr.shape[-1] == 2:  # grayscale + alpha
+        arr = arr[..., :1]
+    return _to_255(arr)
+
+
+def _to_255(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32)
+    if arr.dtype == bool:
+        return arr.astype(np.float32) * 255.0
+    out = arr.astype(np.float32)
+    top = float(out.max()) if out.size else 0.0
+    if np.issubdtype(arr.dtype, np.floating) and top <= 1.0:
+        return np.clip(out, 0.0, 1.0) * 255.0
+    if top <= 255.0:
+        return np.clip(out, 0.0, 255.0)
+    return np.clip(out, 0.0, None) * (255.0 / top)
+
+
+def to_channels(pixels: np.ndarray, channels: int, path: str | Path = "") -> np.ndarray:
+    """Convert ``(H, W, C)`` pixels to ``channels`` (1: luminance grayscale, 3: RGB; alpha is dropped)."""
+    if pixels.shape[-1] == 4:
+        pixels = pixels[..., :3]
+    have = pixels.shape[-1]
+    if channels == have:
+        return pixels
+    if channels == 1 and have == 3:
+        return (pixels @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    if channels == 3 and have == 1:
+        return np.repeat(pixels, 3, axis=-1)
+    raise MedzooError(f"{path}: the model takes {channels}-channel images; cannot convert a {have}-channel image")
+
+
+def _resize(arr: np.ndarray, hw: tuple[int, int], order: int = 1) -> np.ndarray:
+    from skimage.transform import resize
+
+    if tuple(arr.shape[:2]) == tuple(hw):
+        return arr
+    shape = (*hw, *arr.shape[2:])
+    return resize(arr, shape, order=order, preserve_range=True, anti_aliasing=order > 0 and _shrinks(arr, hw),
+                  mode="edge").astype(np.float32)
+
+
+def _shrinks(arr: np.ndarray, hw: tuple[int, int]) -> bool:
+    return arr.shape[0] > hw[0] or arr.shape[1] > hw[1]
+
+
+def _pad_to(arr: np.ndarray, multiple: int) -> np.ndarray:
+    h, w = arr.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if not ph and not pw:
+        return arr
+    return np.pad(arr, ((0, ph), (0, pw), (0, 0)), mode="constant")
+
+
+def _display_rgb(pixels: np.ndarray) -> np.ndarray:
+    rgb = pixels[..., :3] if pixels.shape[-1] >= 3 else np.repeat(pixels[..., :1], 3, axis=-1)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+def overlay(image_rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    """``image_rgb`` (H, W, 3) uint8 with ``mask`` (H, W) bool tinted and outlined in red."""
+    from skimage.segmentation import find_boundaries
+
+    out = image_rgb.astype(np.float32)
+    out[mask] = (1.0 - alpha) * out[mask] + alpha * OVERLAY_COLOUR
+    edge = find_boundaries(mask, mode="inner")
+    out[edge] = OVERLAY_COLOUR
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _save_png(path: Path, arr: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(arr).save(path)
+
+
+def _load_model(name: str, weights: Any) -> Any:
+    import keras
+
+    if isinstance(weights, keras.Model):
+        return weights
+    import medzoo
+
+    return medzoo.load(name, weights=weights)
+
+
+def _default_threshold(name: str) -> float:
+    entry = registry().entries.get(name)
+    if entry is not None and entry.weights is not None:
+        return float(entry.weights.meta.get("threshold", 0.5))
+    return 0.5
+
+
+def _unique_stems(files: Sequence[Path]) -> list[str]:
+    seen: dict[str, int] = {}
+    stems = []
+    for f in files:
+        n = seen.get(f.stem, 0) + 1
+        seen[f.stem] = n
+        stems.append(f.stem if n == 1 else f"{f.stem}_{n}")
+    return stems
+
+
+def _probabilities(model: Any, x: np.ndarray) -> np.ndarray:
+    import keras
+
+    y = keras.ops.convert_to_numpy(model(x[None].astype(np.float32), training=False))
+    return np.asarray(y, np.float32)[0]
+
+
+def _positive(y: np.ndarray, what: str) -> np.ndarray:
+    """P(positive) from the last axis: one sigmoid unit, or the second of two softmax units."""
+    if y.shape[-1] == 1:
+        return y[..., 0]
+    if y.shape[-1] == 2:
+        return y[..., 1]
+    raise MedzooError(f"predict handles binary models; this {what} model has {y.shape[-1]} output channels")
+
+
+def predict_files(name: str, files: Sequence[str | Path], weights: Any = "default", out: str | Path | None = None,
+                  threshold: float | None = None) -> list[dict[str, Any]]:
+    """Run zoo entry ``name`` on image ``files``; write the results into ``out`` (when given).
+
+    Args:
+        name: a zoo entry (``"unet-lgg"``); with ``weights=None`` also an architecture.
+        files: JPEG, PNG or TIFF images.
+        weights: as for :func:`medzoo.load` (``"default"``, ``None``, a path or URL), or a ``keras.Model``
+            to use as is.
+        out: folder for ``predictions.csv`` (and, for segmentation, ``<stem>_mask.png`` and
+            ``<stem>_overlay.png``); ``None`` writes nothing.
+        threshold: probability threshold for labels and masks (default: the entry's weights'
+            ``meta["threshold"]``, else 0.5).
+
+    Returns:
+        One dict per file: ``file, probability, label`` (classification) or
+        ``file, height, width, lesion_pixels, lesion_fraction, max_probability, mask, overlay`` (segmentation).
+
+    Raises:
+        DataError: a file is missing or cannot be read as an image (the message names it).
+    """
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise MedzooError("no image files given")
+    for p in paths:
+        if not p.is_file():
+            raise DataError(f"{p}: no such file")
+    model = _load_model(name, weights)
+    t = float(threshold) if threshold is not None else _default_threshold(name)
+    in_shape = tuple(model.inputs[0].shape)
+    out_rank = len(model.outputs[0].shape)
+    channels = int(in_shape[-1])
+    fixed_hw = (int(in_shape[1]), int(in_shape[2])) if in_shape[1] is not None and in_shape[2] is not None else None
+    if out_rank not in (2, 4):
+        raise MedzooError(f"model output of rank {out_rank} is neither classification (2) nor segmentation (4)")
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    results: list[dict[str, Any]] = []
+    for path, stem in zip(paths, _unique_stems(paths), strict=True):
+        pixels = read_pixels(path)
+        x = to_channels(pixels, channels, path)
+        h, w = x.shape[:2]
+        if fixed_hw is not None:
+            x = _resize(x, fixed_hw)
+        elif out_rank == 4:
+            x = _pad_to(x, MULTIPLE)
+        y = _probabilities(model, x)
+        if out_rank == 2:
+            p = float(_positive(y, "classification"))
+            results.append({"file": str(path), "probability": p, "label": int(p >= t)})
+            continue
+        prob = _positive(y, "segmentation")
+        prob = _resize(prob[..., None], (h, w))[..., 0] if fixed_hw is not None else prob[:h, :w]
+        mask = prob >= t
+        row: dict[str, Any] = {"file": str(path), "height": h, "width": w, "lesion_pixels": int(mask.sum()),
+                               "lesion_fraction": float(mask.mean()), "max_probability": float(prob.max()),
+                               "mask": None, "overlay": None}
+        if out_dir is not None:
+            row["mask"] = str(out_dir / f"{stem}_mask.png")
+            row["overlay"] = str(out_dir / f"{stem}_overlay.png")
+            _save_png(Path(row["mask"]), mask.astype(np.uint8) * 255)
+            _save_png(Path(row["overlay"]), overlay(_display_rgb(pixels), mask))
+        results.append(row)
+
+    if out_dir is not None:
+        with (out_dir / "predictions.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(results[0]))
+            writer.writeheader()
+            writer.writerows(results)
+    return results

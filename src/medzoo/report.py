@@ -1,0 +1,126 @@
+"""Reports: evaluate a trained run or a zoo entry, write ``metrics.json`` and figures, print a table.
+
+* :func:`report_run` is what :func:`medzoo.runner.train` calls when training ends;
+* :func:`evaluate_entry` is behind :func:`medzoo.evaluate` (and ``medzoo evaluate``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from medzoo.registry import MedzooError, registry
+from medzoo.specs import Entry, resolve
+
+
+def _evaluator(task: str) -> Any:
+    return resolve(registry().get("tasks", task).evaluate)
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """A plain-text table of an evaluation's metrics (the task's own table for the built-in tasks)."""
+    task = metrics.get("task")
+    if task == "classification":
+        from medzoo.evaluation.classification import format_table as table
+    elif task == "segmentation":
+        from medzoo.evaluation.segmentation import format_table as table
+    else:
+        scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
+        return "\n".join(f"{k:<28}{v}" for k, v in scalars.items())
+    return table(metrics)
+
+
+def _finish(metrics: dict[str, Any], out: Path, context: dict[str, Any], echo: bool) -> dict[str, Any]:
+    from medzoo.evaluation import write_metrics
+
+    metrics = {"context": context, **metrics}
+    write_metrics(out, metrics)
+    if echo:
+        head = f"{context.get('entry', '')} on {context.get('split', '')} ({out / 'metrics.json'})"
+        print(f"\n== {head}\n{format_table(metrics)}\nfigures: {out / 'figures'}\n")
+    return metrics
+
+
+def report_run(run: Any, echo: bool = True, **kwargs: Any) -> dict[str, Any]:
+    """Evaluate a finished run's model on its validation records and draw its figures.
+
+    Writes ``run.dir/metrics.json`` and ``run.dir/figures/*.png`` (training curves from ``run.history``
+    plus the task's figures), prints a table and returns the metrics. ``kwargs`` go to the task's
+    ``evaluate`` (``n_boot``, ``seed``, ...).
+    """
+    from medzoo import figures
+
+    out = Path(run.dir)
+    records = run.splits["val"]
+    kwargs.setdefault("batch_size", run.recipe.batch_size)
+    metrics = _evaluator(run.entry.task)(run.model, run.dataset, records, out, **kwargs)
+    fig = figures.learning_curves(run.history, out / "figures" / "learning_curves.png", monitor=run.recipe.monitor,
+                                  mode=run.recipe.monitor_mode, title=f"{run.entry.name}: training curves")
+    if fig is not None:
+        metrics["figures"] = [fig.name, *metrics.get("figures", [])]
+    context = {"entry": run.entry.name, "split": "val", "data_root": str(run.dataset.root),
+               "records": len(records), "patients": len({r.patient for r in records}),
+               "weights": str(out / "best.weights.h5"), "epochs_run": len(run.history.get("loss", []))}
+    return _finish(metrics, out, context, echo)
+
+
+def _is_model(obj: Any) -> bool:
+    return hasattr(obj, "predict_on_batch") and not isinstance(obj, (str, Path))
+
+
+def evaluate_entry(entry: str | Entry, data: str | Path | None = None, split: str = "val",
+                   weights: Any = "default", out: str | Path | None = None, *, echo: bool = True,
+                   on_error: str = "raise", **kwargs: Any) -> dict[str, Any]:
+    """Evaluate zoo entry ``entry`` on ``split`` of its dataset at ``data``.
+
+    The split is the one training used (the recipe's ``val_fraction`` and ``seed``), so ``"val"`` holds the
+    patients the weights were selected on; ``"test"`` exists only where the data has a published test split.
+    For classification on ``"test"``, the target-recall threshold is chosen on ``"val"``.
+
+    Args:
+        entry: an entry name or :class:`~medzoo.specs.Entry`.
+        data: dataset root; ``None`` evaluates on the dataset's synthetic default.
+        split: ``"val"``, ``"train"`` or ``"test"``.
+        weights: ``"default"``, a path/URL (see :func:`medzoo.load`), or an already-built ``keras.Model``.
+        out: output folder (default ``runs/eval-<entry>-<split>``).
+        echo: print the table.
+        on_error: ``"raise"`` or ``"skip"`` bad files.
+        **kwargs: passed to the task's ``evaluate`` (``n_boot``, ``seed``, ``batch_size``, ``target_recall``...).
+
+    Returns:
+        The metrics dict, also written to ``out/metrics.json``.
+    """
+    from medzoo.runner import open_data
+
+    entry = registry().get("entries", entry) if isinstance(entry, str) else entry
+    recipe = entry.recipe
+    dataset = open_data(entry, data, on_error)
+    splits = dataset.splits(val_fraction=recipe.val_fraction, seed=recipe.seed)
+    available = sorted(k for k, v in splits.items() if v)
+    if not splits.get(split):
+        hint = " (this dataset has no published test split)" if split == "test" else ""
+        raise MedzooError(f"split {split!r} is not available for {entry.name} at {dataset.root}{hint}; "
+                          f"choose from {available}")
+    if _is_model(weights):
+        model, weights_desc = weights, f"in-memory model {getattr(weights, 'name', '')}".strip()
+    else:
+        from medzoo import load
+
+        model, weights_desc = load(entry.name, weights=weights), str(weights)
+    records = splits[split]
+    if entry.task == "classification" and split != "val" and splits.get("val") and "val_records" not in kwargs:
+        kwargs["val_records"] = splits["val"]
+    kwargs.setdefault("batch_size", recipe.batch_size)
+    out = Path(out) if out is not None else Path("runs") / f"eval-{entry.name}-{split}"
+    metrics = _evaluator(entry.task)(model, dataset, records, out, **kwargs)
+    context = {"entry": entry.name, "split": split, "data_root": str(dataset.root), "records": len(records),
+               "patients": len({r.patient for r in records}), "weights": weights_desc,
+               "split_rule": f"val_fraction={recipe.val_fraction}, seed={recipe.seed}"}
+    return _finish(metrics, out, context, echo)
+
+
+def load_metrics(path: str | Path) -> dict[str, Any]:
+    """Read a ``metrics.json`` (a file or the folder holding it)."""
+    path = Path(path)
+    return json.loads((path / "metrics.json" if path.is_dir() else path).read_text())

@@ -1,0 +1,135 @@
+"""Model cards: facts gathered from the entry, its weights' metrics and meta, and the built model."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import attrs
+import pytest
+
+import medzoo
+from medzoo import cards
+
+
+def _tinyzoo() -> Any:
+    name = "medzoo_tests_tinyzoo"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("tinyzoo.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+tz = _tinyzoo()
+
+METRICS = {
+    "task": "segmentation",
+    "n_patients": 2,
+    "dice_per_volume": {"value": 0.8123, "ci95": [0.7512, 0.8634]},
+    "auc": {"value": 0.9311, "ci_low": 0.9012, "ci_high": 0.9544},
+    "operating_points": {"default": {"accuracy": {"value": 0.8765, "ci95": [0.8401, 0.9102]}, "threshold": 0.5}},
+    "per_patient": [{"patient": "TCGA_SECRET_1", "dice": 0.5}],
+    "bootstrap": {"n_boot": 1000, "resampled": "patients"},
+}
+META = {"data_root": "/data/lgg", "splits": {"val": ["TCGA_A", "TCGA_B"]}, "seed": 3, "threshold": 0.4,
+        "command": "medzoo train tiny-trained --data /data/lgg --epochs 3", "overrides": {"epochs": 3, "batch_size": 8}}
+
+
+@pytest.fixture
+def zoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """A tiny registry with a trained entry whose weights carry metrics and meta."""
+    reg = tz.install(monkeypatch, tmp_path / "home")
+    study = {"accuracy": 0.89, "dice": 0.83, "split": "slice-level (not by patient)"}
+    entry = tz.add_trained(reg, "tiny.weights.h5", "ab" * 32, metrics=METRICS, meta=META, licence="CC BY-NC 4.0")
+    reg.entries["tiny-trained"] = attrs.evolve(entry, study=study)
+    return reg
+
+
+def _line(text: str, start: str) -> str:
+    found = [ln for ln in text.splitlines() if ln.startswith(start)]
+    assert found, f"no line starting with {start!r} in:\n{text}"
+    return found[0]
+
+
+def _section(text: str, title: str) -> str:
+    """The body of the text card's section ``title`` (up to the next underlined heading)."""
+    lines = text.splitlines()
+    start = lines.index(title) + 2
+    end = next((i - 1 for i in range(start + 1, len(lines)) if set(lines[i]) == {"-"}), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def test_card_counts_parameters_of_the_built_model(zoo: Any) -> None:
+    c = cards.card("tiny-trained")
+    model = tz.build_tiny(filters=2)
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    assert c["architecture"]["params"] == {"total": model.count_params(), "trainable": trainable,
+                                           "non_trainable": model.count_params() - trainable}
+    assert c["architecture"]["params"]["non_trainable"] > 0  # batch-norm statistics
+    assert c["architecture"]["input"]["shape"] == "(N, 8, 8, 3)"
+    assert c["architecture"]["output"]["shape"] == "(N, 8, 8, 1)"
+    assert c["trained"] and c["threshold"] == 0.4
+    assert c["recipe"]["epochs"] == 3 and c["recipe"]["batch_size"] == 8 and c["recipe"]["optimizer"] == "adam"
+    assert c["licences"]["weights"] == "CC BY-NC 4.0" and c["licences"]["dataset"] == "CC BY 4.0"
+
+
+def test_card_text_renders_metrics_with_intervals_beside_the_study(zoo: Any) -> None:
+    text = cards.card_text("tiny-trained")
+    row = _line(text, "dice_per_volume")
+    assert "0.8123 (95% CI 0.7512–0.8634)" in row
+    assert "0.9311 (95% CI 0.9012–0.9544)" in _line(text, "auc")
+    acc = _line(text, "operating_points.default.accuracy")
+    assert "0.8765 (95% CI 0.8401–0.9102)" in acc and acc.rstrip().endswith("0.89")  # the study's, beside ours
+    assert _line(text, "dice ").split()[-1] == "0.83"  # a study number without a match gets its own row
+    assert "TCGA_SECRET_1" not in text  # per-patient lists stay in metrics.json
+    assert "slice-level (not by patient)" in text
+    assert "TCGA_A, TCGA_B" in text and "/data/lgg" in text
+    assert "0.4" in _line(text, "recommended threshold")
+    assert "epochs (changed):" in text and "batch_size (changed):" in text
+    assert META["command"] in text
+    assert "NOT FOR CLINICAL USE" in text and "Testing only." in text
+    licences = _section(text, "Licences")
+    assert "CC BY-NC 4.0" in _line(licences, "weights:") and "CC BY 4.0" in _line(licences, "dataset:")
+    assert "MIT (medzoo)" in _line(licences, "code:")
+
+
+def test_card_markdown(zoo: Any) -> None:
+    md = cards.card_markdown("tiny-trained")
+    assert md.startswith("# tiny-trained\n")
+    assert "**NOT FOR CLINICAL USE." in md
+    assert "| metric | measured here (validation patients) | the study |" in md
+    assert "| dice_per_volume | 0.8123 (95% CI 0.7512–0.8634) |  |" in md
+    assert "## Training data" in md and "## Licences" in md
+
+
+def test_untrained_entry_card_says_so(zoo: Any) -> None:
+    c = cards.card("tiny-untrained")
+    assert not c["trained"] and c["weights"] is None and c["metrics"] == {}
+    text = cards.card_text("tiny-untrained")
+    assert "No trained weights ship with this entry" in text
+    assert "medzoo train tiny-untrained --data ROOT" in text
+    assert "measured here" not in text and "recommended threshold" not in text
+    assert "no weights ship" in _line(_section(text, "Licences"), "weights:")
+
+
+def test_architecture_card_has_layers_and_counts(zoo: Any) -> None:
+    text = cards.model_card_for_architecture("tiny")
+    model = tz.build_tiny(filters=2)
+    assert f"{model.count_params():,}" in _line(text, "total parameters:")
+    for layer in ("conv (Conv2D)", "bn (BatchNormalization)", "mask (Conv2D)"):
+        assert layer in text
+    assert "tiny-trained" in _line(text, "zoo entries:")
+    assert cards.card_text("wide").startswith("wide\n")  # info on an architecture name gives this card
+    assert "none" in _line(cards.card_text("wide"), "zoo entries:")
+
+
+def test_unknown_name(zoo: Any) -> None:
+    with pytest.raises(medzoo.UnknownNameError):
+        cards.card("nope")

@@ -1,0 +1,201 @@
+"""``medzoo predict`` / :func:`medzoo.predict.predict_files` on tiny synthetic files and tiny Keras models."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import medzoo
+from medzoo.cli import main
+from medzoo.data import DataError
+from medzoo.predict import predict_files
+from medzoo.registry import Registry
+from medzoo.specs import Entry, Weights
+
+keras = pytest.importorskip("keras")
+PIL = pytest.importorskip("PIL.Image")
+tifffile = pytest.importorskip("tifffile")
+
+REGISTRY_MODULE = importlib.import_module("medzoo.registry")
+W, B = 8.0, -4.0  # classifier: P = sigmoid(W * mean_gray / 255 + B)
+SQUARE = (slice(5, 10), slice(6, 12))  # the bright square of the segmentation images (5 x 6 = 30 pixels)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    """Fixed 8x8 grayscale input: P(positive) grows with the mean brightness."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(1, activation="sigmoid")
+    model = keras.Model(inputs, dense(x))
+    dense.set_weights([np.full((1, 1), W, np.float32), np.full((1,), B, np.float32)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    """Any-size RGB input whose sides must divide by 16; the mask is 'green channel brighter than half'."""
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    coarse = keras.layers.UpSampling2D(16)(keras.layers.MaxPooling2D(16)(x))
+    both = keras.layers.Concatenate()([x, coarse])  # fails unless the input was padded to a multiple of 16
+    head = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    model = keras.Model(inputs, head(both))
+    kernel = np.zeros((1, 1, 6, 1), np.float32)
+    kernel[0, 0, 1, 0] = 20.0
+    head.set_weights([kernel, np.full((1,), -10.0, np.float32)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def fixed_segmenter():
+    """Fixed 16x16 RGB input, same rule as ``segmenter``."""
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    head = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    model = keras.Model(inputs, head(x))
+    head.set_weights([np.array([0.0, 20.0, 0.0], np.float32).reshape(1, 1, 3, 1), np.full((1,), -10.0, np.float32)])
+    return model
+
+
+def _uniform_png(path: Path, rgb: tuple[int, int, int], size: tuple[int, int] = (12, 10)) -> Path:
+    PIL.fromarray(np.full((*size, 3), rgb, np.uint8)).save(path)
+    return path
+
+
+def _square_image(h: int = 20, w: int = 18) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0] = 30  # dark red background, below the mask threshold
+    img[SQUARE[0], SQUARE[1], 1] = 255
+    return img
+
+
+def _expected_mask(h: int = 20, w: int = 18) -> np.ndarray:
+    mask = np.zeros((h, w), bool)
+    mask[SQUARE] = True
+    return mask
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_classification_reads_converts_resizes_and_thresholds(classifier, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    bright = _uniform_png(tmp_path / "bright.png", (250, 250, 250))
+    mid = _uniform_png(tmp_path / "mid.png", (200, 100, 50), size=(30, 20))  # RGB -> luminance 124.2
+    dark = tmp_path / "dark.tif"
+    tifffile.imwrite(dark, np.zeros((9, 7), np.uint8))  # grayscale TIFF
+    p_bright = _sigmoid(W * 250 / 255 + B)
+    p_mid = _sigmoid(W * (0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255 + B)
+    p_dark = _sigmoid(B)
+
+    entry = Entry(name="fake-cls", model="m", dataset="d", task="classification",
+                  weights=Weights(file="x.weights.h5", sha256="0" * 64, meta={"threshold": 0.3}))
+    monkeypatch.setattr(REGISTRY_MODULE, "_REGISTRY", Registry(entries={"fake-cls": entry}))
+    out = tmp_path / "out"
+    results = predict_files("fake-cls", [bright, mid, dark], weights=classifier, out=out)
+    assert [r["file"] for r in results] == [str(bright), str(mid), str(dark)]
+    assert [r["probability"] for r in results] == pytest.approx([p_bright, p_mid, p_dark], abs=1e-4)
+    assert [r["label"] for r in results] == [1, int(p_mid >= 0.3), 0]  # the entry's threshold
+    rows = _read_csv(out / "predictions.csv")
+    assert [(r["file"], int(r["label"])) for r in rows] == [(r["file"], r["label"]) for r in results]
+    assert [float(r["probability"]) for r in rows] == pytest.approx([r["probability"] for r in results])
+
+    results = predict_files("fake-cls", [mid], weights=classifier, threshold=p_mid + 0.01)
+    assert results[0]["label"] == 0
+    results = predict_files("not-an-entry", [mid], weights=classifier)  # default threshold 0.5
+    assert results[0]["label"] == int(p_mid >= 0.5)
+
+
+@pytest.mark.parametrize("fmt", ["tif", "png-gray"])
+def test_segmentation_pads_and_writes_mask_overlay_and_csv(segmenter, tmp_path: Path, fmt: str) -> None:
+    img = _square_image()
+    if fmt == "tif":
+        path = tmp_path / "slice_1.tif"
+        tifffile.imwrite(path, img)
+    else:
+        path = tmp_path / "slice_1.png"
+        PIL.fromarray(img[..., 1]).save(path)  # grayscale: the model sees it in all three channels
+    out = tmp_path / "out"
+    (result,) = predict_files("whatever", [path], weights=segmenter, out=out)
+    expected = _expected_mask()
+    assert result["lesion_pixels"] == expected.sum() == 30
+    assert (result["height"], result["width"]) == (20, 18)
+    assert result["max_probability"] > 0.99
+    mask = np.asarray(PIL.open(out / "slice_1_mask.png"))
+    assert mask.shape == (20, 18) and set(np.unique(mask)) == {0, 255}
+    np.testing.assert_array_equal(mask == 255, expected)
+    over = np.asarray(PIL.open(out / "slice_1_overlay.png").convert("RGB"))
+    shown = img if fmt == "tif" else np.repeat(img[..., 1:2], 3, axis=-1)
+    assert over.shape == (20, 18, 3)
+    np.testing.assert_array_equal(over[~expected], shown[~expected])  # untouched outside the mask
+    redness = over[expected].astype(int) @ [1, -1, 0]  # red minus green
+    assert np.all(redness > shown[expected].astype(int) @ [1, -1, 0])  # tinted / outlined red inside
+    rows = _read_csv(out / "predictions.csv")
+    assert len(rows) == 1 and rows[0]["file"] == str(path) and int(rows[0]["lesion_pixels"]) == 30
+    assert rows[0]["mask"] == str(out / "slice_1_mask.png")
+
+
+def test_segmentation_with_fixed_input_resizes_there_and_back(fixed_segmenter, tmp_path: Path) -> None:
+    path = tmp_path / "a" / "scan.tif"
+    path.parent.mkdir()
+    tifffile.imwrite(path, _square_image())
+    other = tmp_path / "b" / "scan.tif"  # same stem: its outputs must not overwrite the first's
+    other.parent.mkdir()
+    tifffile.imwrite(other, np.zeros((20, 18, 3), np.uint8))
+    out = tmp_path / "out"
+    first, second = predict_files("whatever", [path, other], weights=fixed_segmenter, out=out)
+    mask = np.asarray(PIL.open(first["mask"])) == 255
+    assert mask.shape == (20, 18)
+    assert mask[7, 8] and mask[6, 9] and not mask[0, 0] and not mask[15, 2]
+    assert 15 <= first["lesion_pixels"] <= 45
+    assert second["lesion_pixels"] == 0
+    assert first["mask"] != second["mask"]
+    assert np.asarray(PIL.open(second["mask"])).max() == 0
+
+
+def test_unreadable_and_missing_files_name_the_file(segmenter, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"this is not a PNG")
+    with pytest.raises(DataError, match=r"bad\.png: not a readable image"):
+        predict_files("whatever", [bad], weights=segmenter)
+    with pytest.raises(DataError, match=r"missing\.tif: no such file"):
+        predict_files("whatever", [tmp_path / "missing.tif"], weights=segmenter)
+
+
+def test_cli_predict(segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    loads = []
+
+    def fake_load(name, weights="default", cache_dir=None):
+        loads.append((name, weights))
+        return segmenter
+
+    monkeypatch.setattr(medzoo, "load", fake_load)
+    path = tmp_path / "slice_2.tif"
+    tifffile.imwrite(path, _square_image())
+    out = tmp_path / "out"
+    assert main(["predict", "some-entry", str(path), "--out", str(out), "--weights", "none", "--threshold", "0.5"]) == 0
+    assert loads == [("some-entry", None)]
+    stdout = capsys.readouterr().out
+    row = next(ln.split() for ln in stdout.splitlines() if ln.startswith(str(path)))
+    assert "30" in row
+    assert (out / "slice_2_mask.png").exists() and (out / "slice_2_overlay.png").exists()
+
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"\x00" * 10)
+    assert main(["predict", "some-entry", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("medzoo: error: ") and "bad.tif" in err[0]

@@ -1,0 +1,297 @@
+"""The weight store: medzoo.load with default, explicit, cached and downloaded weights; sha256; float16 export."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+import medzoo
+from medzoo import weights as W
+
+
+def _tinyzoo() -> Any:
+    name = "medzoo_tests_tinyzoo"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("tinyzoo.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+tz = _tinyzoo()
+
+
+@pytest.fixture
+def zoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """A fresh tiny registry; MEDZOO_HOME in tmp_path/home."""
+    return tz.install(monkeypatch, tmp_path / "home")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A trained tiny model's weights on disk (float32), with its sha256 and its outputs on fixed pixels."""
+    model = tz.trained_model()
+    path = tmp_path_factory.mktemp("w") / "tiny.weights.h5"
+    model.save_weights(str(path))
+    x = tz.random_pixels()
+    return {"path": path, "sha": W.sha256_file(path), "x": x, "y": model.predict(x, verbose=0)}
+
+
+def _predict(model: Any, x: np.ndarray) -> np.ndarray:
+    return model.predict(x, verbose=0)
+
+
+def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
+    import hashlib
+
+    p = tmp_path / "f.bin"
+    data = os.urandom(3 * (1 << 20) + 17)  # more than one read chunk
+    p.write_bytes(data)
+    assert W.sha256_file(p) == hashlib.sha256(data).hexdigest()
+
+
+def test_default_weights_load_and_reproduce_outputs(zoo: Any, saved: dict[str, Any]) -> None:
+    tz.add_trained(zoo, str(saved["path"]), saved["sha"])
+    model = medzoo.load("tiny-trained")
+    np.testing.assert_allclose(_predict(model, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
+    assert model.medzoo_entry == "tiny-trained"
+
+
+def test_explicit_path_loads_into_entry_architecture(zoo: Any, saved: dict[str, Any]) -> None:
+    model = medzoo.load("tiny-untrained", weights=saved["path"])
+    np.testing.assert_allclose(_predict(model, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
+    model = W.load_entry("tiny", weights=str(saved["path"]))  # an architecture with an explicit file
+    np.testing.assert_allclose(_predict(model, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_package_resource_weights(zoo: Any, saved: dict[str, Any], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "site" / "tinyweights_pkg"
+    (pkg / "weights").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "weights" / "t.weights.h5").write_bytes(saved["path"].read_bytes())
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    tz.add_trained(zoo, "tinyweights_pkg:weights/t.weights.h5", saved["sha"])
+    model = medzoo.load("tiny-trained")
+    np.testing.assert_allclose(_predict(model, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
+    tz.add_trained(zoo, "tinyweights_pkg:weights/missing.weights.h5", saved["sha"], name="tiny-missing")
+    with pytest.raises(medzoo.MedzooError, match="missing from the installed package 'tinyweights_pkg'"):
+        medzoo.load("tiny-missing")
+
+
+def test_untrained_for_entry_and_architecture(zoo: Any) -> None:
+    entry_model = medzoo.load("tiny-untrained", weights=None)
+    arch_model = medzoo.load("wide", weights=None)
+    assert entry_model.medzoo_entry == "tiny-untrained"
+    assert entry_model.get_layer("conv").filters == 2  # the entry's architecture with its defaults
+    assert arch_model.get_layer("conv").filters == 5
+    assert arch_model.output_shape == (None, *tz.SHAPE[:2], 1)
+
+
+def test_entry_without_weights_refuses_default(zoo: Any) -> None:
+    with pytest.raises(medzoo.MedzooError) as info:
+        medzoo.load("tiny-untrained")
+    msg = str(info.value)
+    assert "no trained weights ship with 'tiny-untrained'" in msg
+    assert "medzoo train tiny-untrained --data ROOT" in msg
+    assert "weights=None" in msg
+
+
+def test_architecture_has_no_default_weights(zoo: Any) -> None:
+    with pytest.raises(medzoo.MedzooError, match="architecture, not a zoo entry"):
+        medzoo.load("wide")
+
+
+def test_unknown_name_suggests(zoo: Any) -> None:
+    with pytest.raises(medzoo.UnknownNameError, match="tiny-trainde|did you mean"):
+        medzoo.load("tiny-untrainde", weights=None)
+
+
+def test_hash_mismatch_is_refused(zoo: Any, saved: dict[str, Any]) -> None:
+    wrong = "0" * 64
+    tz.add_trained(zoo, str(saved["path"]), wrong)
+    with pytest.raises(medzoo.MedzooError) as info:
+        medzoo.load("tiny-trained")
+    msg = str(info.value)
+    assert str(saved["path"]) in msg and wrong in msg and saved["sha"] in msg
+    # an explicit sha256 for an explicit path is checked too
+    with pytest.raises(medzoo.MedzooError, match="sha256 mismatch"):
+        W.load_entry("tiny-untrained", weights=saved["path"], sha256="f" * 64)
+    assert saved["path"].exists()  # a user's own file is never deleted
+
+
+def test_truncated_file(zoo: Any, saved: dict[str, Any], tmp_path: Path) -> None:
+    cut = tmp_path / "cut.weights.h5"
+    cut.write_bytes(saved["path"].read_bytes()[: saved["path"].stat().st_size // 2])
+    # with a declared hash: refused before loading, naming both hashes
+    with pytest.raises(medzoo.MedzooError, match=f"expected {saved['sha']}, got {W.sha256_file(cut)}"):
+        W.load_entry("tiny-untrained", weights=cut, sha256=saved["sha"])
+    # without one: Keras cannot read it, and the error names the file
+    with pytest.raises(medzoo.MedzooError, match=f"cannot load weights {cut}"):
+        medzoo.load("tiny-untrained", weights=cut)
+
+
+def test_weights_of_another_architecture(zoo: Any, saved: dict[str, Any]) -> None:
+    with pytest.raises(medzoo.MedzooError, match="cannot load weights"):
+        W.load_entry("wide", weights=saved["path"])
+
+
+def test_pickle_and_unknown_formats_refused(zoo: Any, tmp_path: Path) -> None:
+    p = tmp_path / "model.pkl"
+    p.write_bytes(b"not read")
+    with pytest.raises(medzoo.MedzooError, match="never pickle"):
+        medzoo.load("tiny-untrained", weights=p)
+    with pytest.raises(medzoo.MedzooError, match="does not exist"):
+        medzoo.load("tiny-untrained", weights=tmp_path / "nope.weights.h5")
+
+
+def test_file_url_is_cached_and_reused(zoo: Any, saved: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    url = saved["path"].as_uri()
+    tz.add_trained(zoo, url, saved["sha"])
+    calls: list[str] = []
+    real_open = W._open_url
+
+    def counting_open(u: str, timeout: float) -> Any:
+        calls.append(u)
+        return real_open(u, timeout)
+
+    monkeypatch.setattr(W, "_open_url", counting_open)
+    first = medzoo.load("tiny-trained")
+    cached = W.cached_path(url)
+    assert cached.is_file() and cached.parent.parent == Path(os.environ["MEDZOO_HOME"]) / "weights"
+    assert W.sha256_file(cached) == saved["sha"]
+    second = medzoo.load("tiny-trained")
+    assert calls == [url]  # downloaded once, reused the second time
+    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no temp or second copy
+    np.testing.assert_allclose(_predict(second, saved["x"]), _predict(first, saved["x"]), rtol=1e-6)
+    np.testing.assert_allclose(_predict(second, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_corrupt_cache_entry_is_fetched_again(zoo: Any, saved: dict[str, Any]) -> None:
+    url = saved["path"].as_uri()
+    tz.add_trained(zoo, url, saved["sha"])
+    medzoo.load("tiny-trained")
+    cached = W.cached_path(url)
+    cached.write_bytes(b"garbage")
+    medzoo.load("tiny-trained")
+    assert W.sha256_file(cached) == saved["sha"]
+
+
+def test_cache_dir_argument(zoo: Any, saved: dict[str, Any], tmp_path: Path) -> None:
+    url = saved["path"].as_uri()
+    medzoo.load("tiny-untrained", weights=url, cache_dir=tmp_path / "mine")
+    assert W.cached_path(url, tmp_path / "mine").is_file()
+    assert not (Path(os.environ["MEDZOO_HOME"]) / "weights").exists()
+
+
+def test_download_with_wrong_hash_leaves_nothing_in_cache(zoo: Any, saved: dict[str, Any]) -> None:
+    url = saved["path"].as_uri()
+    with pytest.raises(medzoo.MedzooError) as info:
+        W.load_entry("tiny-untrained", weights=url, sha256="a" * 64)
+    assert url in str(info.value) and "a" * 64 in str(info.value) and saved["sha"] in str(info.value)
+    folder = W.cached_path(url).parent
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+class _ShortResponse(io.BytesIO):
+    """A response whose body stops before its Content-Length (a dropped connection)."""
+
+    def __init__(self, data: bytes, length: int) -> None:
+        super().__init__(data)
+        self.headers = {"Content-Length": str(length)}
+
+
+def test_truncated_download(zoo: Any, saved: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    data = saved["path"].read_bytes()
+    monkeypatch.setattr(W, "_open_url", lambda u, timeout: _ShortResponse(data[:1000], len(data)))
+    url = "https://example.invalid/tiny.weights.h5"
+    with pytest.raises(medzoo.MedzooError, match=f"download of {url} is truncated: got 1000 of {len(data)} bytes"):
+        medzoo.load("tiny-untrained", weights=url)
+    folder = W.cached_path(url).parent
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_offline_url_fails_fast_and_says_where_to_put_the_file(zoo: Any, saved: dict[str, Any]) -> None:
+    url = "https://127.0.0.1:9/x.weights.h5"
+    tz.add_trained(zoo, url, saved["sha"])
+    with pytest.raises(medzoo.MedzooError) as info:
+        medzoo.load("tiny-trained")
+    msg = str(info.value)
+    target = W.cached_path(url)
+    assert url in msg and str(target) in msg
+    # putting the file there by hand makes it work offline
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(saved["path"].read_bytes())
+    model = medzoo.load("tiny-trained")
+    np.testing.assert_allclose(_predict(model, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_plain_http_refused(zoo: Any) -> None:
+    with pytest.raises(medzoo.MedzooError, match="https"):
+        medzoo.load("tiny-untrained", weights="http://example.invalid/x.weights.h5")
+
+
+def test_float16_export_round_trip(zoo: Any, saved: dict[str, Any], tmp_path: Path) -> None:
+    import h5py
+
+    model = tz.trained_model()
+    out = tmp_path / "half.weights.h5"
+    digest = W.export_weights(model, out, dtype="float16")
+    assert digest == W.sha256_file(out)
+    with h5py.File(out) as f:
+        dtypes: set[str] = set()
+        f.visititems(lambda n, o: dtypes.add(str(o.dtype)) if isinstance(o, h5py.Dataset) else None)
+    assert dtypes == {"float16"}
+    assert out.stat().st_size < saved["path"].stat().st_size
+    assert not [p for p in tmp_path.iterdir() if p.name != out.name]  # no temp files left behind
+    tz.add_trained(zoo, str(out), digest)
+    loaded = medzoo.load("tiny-trained")
+    assert {w.dtype for w in loaded.weights} == {"float32"}
+    y = _predict(loaded, saved["x"])
+    assert not np.array_equal(y, saved["y"])  # really the rounded weights...
+    np.testing.assert_allclose(y, saved["y"], atol=2e-3)  # ...within float16 tolerance
+
+
+def test_keras_archive_weights_only(zoo: Any, saved: dict[str, Any], tmp_path: Path) -> None:
+    model = tz.trained_model()
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    loaded = medzoo.load("tiny-untrained", weights=path)
+    np.testing.assert_allclose(_predict(loaded, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_file_with_fewer_arrays_than_the_model(zoo: Any, tmp_path: Path) -> None:
+    import keras
+
+    inputs = keras.Input(tz.SHAPE)
+    small = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same")(inputs))
+    path = tmp_path / "small.weights.h5"
+    small.save_weights(str(path))
+    with pytest.raises(medzoo.MedzooError, match="holds 2 arrays, the model has 8 weights"):
+        medzoo.load("tiny-untrained", weights=path)
+
+
+class _Response(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.headers = {"Content-Length": str(len(data))}
+
+
+def test_large_download_shows_progress(zoo: Any, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    data = os.urandom(5 * W.PROGRESS_MIN_BYTES)
+    monkeypatch.setattr(W, "_open_url", lambda u, timeout: _Response(data))
+    path = W.download("https://example.invalid/big.weights.h5", expected_sha256=None)
+    assert path.read_bytes() == data
+    err = capsys.readouterr().err
+    assert "downloading big.weights.h5" in err and "(100%)" in err
