@@ -16,7 +16,7 @@ ZOO_SETTINGS: dict[str, dict] = {
     "unet-lgg": dict(loss="bce_dice", patch_size=128, batch_size=16, steps_per_epoch=40, epochs=60,
                      early_stopping_patience=12, reduce_lr_patience=5, val_fraction=0.2,
                      train_pipeline={"lesion_fraction": 0.5}, seed=0),
-    "cnn1-chest-xray": dict(batch_size=32, epochs=25, early_stopping_patience=6, reduce_lr_patience=3,
+    "cnn1-chest-xray": dict(batch_size=32, epochs=12, early_stopping_patience=4, reduce_lr_patience=2,
                             val_fraction=0.15, seed=0),
 }
 

@@ -79,6 +79,31 @@ def choose_strategy(strategy: Any = "auto") -> Any:
     raise MedzooError(f"unknown strategy {strategy!r}; use auto, default, mirrored or multiworker")
 
 
+def worker_dir(run_dir: Path, strat: Any) -> Path:
+    """Where this process writes: ``run_dir`` itself, except on the non-chief workers of a
+    ``MultiWorkerMirroredStrategy``, which keep their own log, history and checkpoints in
+    ``run_dir/<task type>-<index>`` so that no two processes write the same file."""
+    resolver = getattr(strat, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if not task_type:
+        return run_dir
+    jobs = resolver.cluster_spec().jobs
+    chief = task_type == "chief" or (task_type == "worker" and resolver.task_id == 0 and "chief" not in jobs)
+    return run_dir if chief else run_dir / f"{task_type}-{resolver.task_id}"
+
+
+def _build_for_multiworker(model: Any, strat: Any, dataset: Any) -> None:
+    """Build the model's metric, loss and optimizer state from ``dataset``'s element spec before ``fit``.
+
+    Keras 3's ``fit`` does this itself by ``strategy.reduce``-ing a whole ``(x, y)`` batch, which
+    ``MultiWorkerMirroredStrategy`` cannot reduce (keras-team/keras#20585: "Attempt to convert a value
+    (PerReplica...)"); once the state is built that step is only a shape probe, so it is skipped here.
+    """
+    with strat.scope():
+        model._symbolic_build(data_batch=dataset.element_spec)
+    model._maybe_symbolic_build = lambda *args, **kwargs: None
+
+
 def _gpu_present() -> bool:
     try:
         import tensorflow as tf
@@ -136,13 +161,19 @@ class _EpochLog:
 
 
 def _trim_history(path: Path, epochs_done: int) -> None:
-    """Keep the rows of epochs that the restored checkpoint has seen (a kill can leave one extra)."""
+    """Keep the rows of epochs that the restored checkpoint has seen (a kill can leave one extra, or a
+    partly written row)."""
     if not path.exists():
         return
-    rows = list(csv.reader(path.open()))
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
     if not rows:
         return
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < epochs_done]
+
+    def complete(row: list[str]) -> bool:
+        return len(row) == len(rows[0]) and row[0].isdigit() and int(row[0]) < epochs_done
+
+    kept = [rows[0]] + [r for r in rows[1:] if complete(r)]
     with path.open("w", newline="") as f:
         csv.writer(f).writerows(kept)
 
@@ -188,7 +219,9 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
     recipe = entry.recipe.evolve(**overrides)
     if seed is not None:
         recipe = attrs.evolve(recipe, seed=seed)
+    strat = choose_strategy(strategy)  # first: a multi-worker strategy must exist before other TF work
     run_dir = Path(out) if out is not None else Path("runs") / f"{entry.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = worker_dir(run_dir, strat)
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         if (run_dir / "config.json").exists():
             raise MedzooError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
@@ -199,7 +232,7 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
     root_log.addHandler(handler)
     root_log.setLevel(logging.INFO)
     try:
-        return _train(entry, recipe, data, run_dir, resume=resume, strategy=strategy,
+        return _train(entry, recipe, data, run_dir, resume=resume, strat=strat,
                       mixed_precision=mixed_precision, jit_compile=jit_compile, deterministic=deterministic,
                       on_error=on_error, verbose=verbose, evaluate=evaluate, keras=keras)
     finally:
@@ -207,7 +240,7 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
         handler.close()
 
 
-def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bool, strategy: Any,
+def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bool, strat: Any,
            mixed_precision: bool | None, jit_compile: bool | None, deterministic: bool, on_error: str,
            verbose: int | str, evaluate: bool, keras: Any) -> Run:
     reg = registry()
@@ -230,7 +263,6 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bo
     train_recs, val_recs = splits["train"], splits.get("val", [])
     log.info("data %s: %d train / %d val records (%d / %d patients)", dataset.root, len(train_recs),
              len(val_recs), len({r.patient for r in train_recs}), len({r.patient for r in val_recs}))
-    strat = choose_strategy(strategy)
     n_replicas = strat.num_replicas_in_sync if strat is not None else 1
     global_batch = recipe.batch_size * n_replicas
 
@@ -247,7 +279,8 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bo
     config = {
         "entry": entry.name, "model": entry.model, "dataset": entry.dataset, "task": entry.task,
         "data_root": str(dataset.root), "recipe": attrs.asdict(recipe), "model_kwargs": entry.model_kwargs,
-        "class_weight": class_weight, "replicas": n_replicas, "mixed_precision": keras.mixed_precision.global_policy().name,
+        "class_weight": class_weight, "replicas": n_replicas,
+        "mixed_precision": keras.mixed_precision.global_policy().name,
         "jit_compile": jit, "backend": keras.backend.backend(), "versions": _versions(),
         "data_fingerprint": fingerprint(train_recs + val_recs),
         "splits": {k: sorted({r.patient for r in v}) for k, v in splits.items()},
@@ -264,29 +297,41 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bo
     if strat is not None:
         with strat.scope():
             model = build()
+        import tensorflow as tf
+
+        if isinstance(strat, tf.distribute.MultiWorkerMirroredStrategy):
+            _build_for_multiworker(model, strat, train_ds)
     else:
         model = build()
 
     history_csv = run_dir / "history.csv"
     backup = run_dir / "backup"
-    if resume:
-        meta = backup / "training_metadata.json"
-        done = json.loads(meta.read_text()).get("epoch", -1) + 1 if meta.exists() else 0
-        _trim_history(history_csv, done)
-        log.info("resuming %s after %d completed epochs", run_dir, done)
     monitor = recipe.monitor if val_ds is not None else recipe.monitor.removeprefix("val_")
+    best_so_far = None
+    if resume:
+        # BackupAndRestore's metadata "epoch" counts the completed epochs (model and optimizer state are
+        # in backup/latest.weights.h5); history rows past it belong to an epoch that will be run again.
+        meta = backup / "training_metadata.json"
+        done = int(json.loads(meta.read_text()).get("epoch", 0)) if meta.exists() else 0
+        _trim_history(history_csv, done)
+        past = read_history(history_csv).get(monitor, [])
+        if past:
+            best_so_far = max(past) if recipe.monitor_mode == "max" else min(past)
+        log.info("resuming %s after %d completed epochs", run_dir, done)
     cb = keras.callbacks
     callbacks = [
-        cb.BackupAndRestore(str(backup), save_freq="epoch", delete_checkpoint=False),
-        cb.ModelCheckpoint(str(run_dir / "best.weights.h5"), monitor=monitor, mode=recipe.monitor_mode,
-                           save_best_only=True, save_weights_only=True),
-        cb.ModelCheckpoint(str(run_dir / "last.weights.h5"), save_weights_only=True),
+        cb.ReduceLROnPlateau(monitor=monitor, mode=recipe.monitor_mode, patience=recipe.reduce_lr_patience,
+                             factor=recipe.reduce_lr_factor, min_lr=1e-6),  # before CSVLogger: logs the lr
         cb.CSVLogger(str(history_csv), append=True),
+        cb.ModelCheckpoint(str(run_dir / "best.weights.h5"), monitor=monitor, mode=recipe.monitor_mode,
+                           save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far),
+        cb.ModelCheckpoint(str(run_dir / "last.weights.h5"), save_weights_only=True),
         cb.EarlyStopping(monitor=monitor, mode=recipe.monitor_mode, patience=recipe.early_stopping_patience,
                          restore_best_weights=True),
-        cb.ReduceLROnPlateau(monitor=monitor, mode=recipe.monitor_mode, patience=recipe.reduce_lr_patience,
-                             factor=recipe.reduce_lr_factor, min_lr=1e-6),
         _EpochLog(log),
+        # last, so that an epoch counts as done only once its history row, checkpoints and learning-rate
+        # change are written: a kill in between repeats that epoch rather than losing its row
+        cb.BackupAndRestore(str(backup), save_freq="epoch", delete_checkpoint=False),
     ]
     if verbose == "auto":
         import sys
