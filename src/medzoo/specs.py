@@ -133,6 +133,20 @@ class Weights:
     meta: dict[str, Any] = attrs.field(factory=dict)
     licence: str = ""
 
+    @classmethod
+    def from_json(cls, path: Any) -> Weights | None:
+        """Read a weights card (``{"file", "sha256", "metrics", "meta", "licence"}``); ``None`` if absent.
+
+        ``path`` may be a path or an ``importlib.resources`` traversable, so plugins can keep the card
+        beside the weights file as package data.
+        """
+        import json
+
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        return cls(**{k: data[k] for k in ("file", "sha256", "metrics", "meta", "licence") if k in data})
+
 
 @attrs.frozen
 class Entry:

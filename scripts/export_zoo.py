@@ -1,0 +1,126 @@
+"""Ship a finished training run as a zoo entry's weights: float16 weights file, sha256 card, figures.
+
+    python scripts/export_zoo.py unet-lgg runs/unet-lgg
+
+1. loads the run's best checkpoint into the entry's architecture;
+2. writes ``<plugin>/weights/<entry>.weights.h5`` in float16 (:func:`medzoo.weights.export_weights`);
+3. re-evaluates the float16 weights on the run's validation patients (same split, same code as training's
+   report), so the card's numbers are those of the file that ships;
+4. writes the card ``<plugin>/weights/<entry>.json`` (file, sha256, metrics with 95% intervals, training facts,
+   the reproducing command) and copies the figures to ``docs/zoo/figures/<entry>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+import medzoo
+from medzoo.registry import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+LICENCES = {
+    "lgg-mri": "CC BY-NC-SA 4.0: trained on the LGG MRI set (TCGA-LGG via TCIA, Kaggle 'Brain MRI segmentation'), "
+               "so these weights are for non-commercial use and share-alike.",
+    "chest-xray": "CC BY 4.0: trained on the Kermany pediatric chest X-rays (attribution required).",
+}
+
+
+def _summary(metrics: dict) -> dict:
+    """The scalar metrics (with intervals) that a card shows; per-image and curve data stay in the run."""
+    if metrics.get("task") == "segmentation":
+        keys = ("dice_per_volume", "iou_per_volume", "dice_per_slice", "dice_per_lesion_slice", "dice_global")
+        return {k: metrics[k] for k in keys if k in metrics} | {
+            "per_patient_dice": {p["patient"]: round(p["dice"], 4) for p in metrics.get("per_patient", [])}}
+    out = {"auc": metrics["auc"]}
+    for name, point in metrics["operating_points"].items():
+        out[name] = {k: v for k, v in point.items() if k not in ("confusion_matrix",)}
+        if "confusion_matrix" in point:
+            out[name]["confusion_matrix"] = point["confusion_matrix"]
+    return out
+
+
+def entry_splits(entry: medzoo.Entry, data: str) -> dict:
+    """The splits that ``medzoo evaluate`` uses for ``entry`` (its recipe's val_fraction and seed)."""
+    from medzoo.runner import open_data
+
+    return open_data(entry, data).splits(val_fraction=entry.recipe.val_fraction, seed=entry.recipe.seed)
+
+
+def main() -> None:
+    """Export one run."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("entry")
+    p.add_argument("run", type=Path)
+    p.add_argument("--command", default=None, help="the command that produced the run (for the card)")
+    args = p.parse_args()
+
+    from medzoo.report import evaluate_entry
+    from medzoo.weights import export_weights
+
+    entry = registry().get("entries", args.entry)
+    config = json.loads((args.run / "config.json").read_text())
+    run_metrics = json.loads((args.run / "metrics.json").read_text())
+    package = entry.distribution.replace("-", "_")
+    weights_dir = Path(str(files(package))) / "weights"
+    weights_dir.mkdir(exist_ok=True)
+    target = weights_dir / f"{entry.name}.weights.h5"
+
+    model = medzoo.load(entry.name, weights=None)
+    model.load_weights(args.run / "best.weights.h5")
+    sha = export_weights(model, target, dtype="float16")
+    shipped = medzoo.load(entry.name, weights=str(target), sha256=sha)
+
+    recipe = config["recipe"]
+    eval_dir = args.run / "shipped-eval"
+    if config["split_sizes"] != {k: len(v) for k, v in entry_splits(entry, config["data_root"]).items()}:
+        raise SystemExit("the entry's recipe no longer gives the run's split; export from a matching run")
+    metrics = evaluate_entry(entry, data=config["data_root"], split="val", weights=shipped, out=eval_dir, echo=True)
+    context = metrics.get("context", {})
+    overrides = {k: v for k, v in recipe.items() if getattr(entry.recipe, k, None) != v}
+    threshold = None
+    if metrics.get("task") == "classification":
+        threshold = next((pt.get("threshold") for k, pt in metrics["operating_points"].items() if k != "default"),
+                         None)
+    card = {
+        "file": f"{package}:weights/{target.name}",
+        "sha256": sha,
+        "licence": LICENCES.get(entry.dataset, ""),
+        "metrics": _summary(metrics),
+        "meta": {
+            "data": f"{Path(config['data_root']).name} (the shared copy described in shared/data/README.md)",
+            "data_fingerprint": config["data_fingerprint"],
+            "split": f"by patient, stratified, val_fraction={recipe['val_fraction']}, seed={recipe['seed']}",
+            "split_sizes": config["split_sizes"],
+            "patients": {k: len(v) for k, v in config["splits"].items()},
+            "val_patients": config["splits"]["val"] if len(config["splits"]["val"]) <= 20 else
+            f"{len(config['splits']['val'])} patients (reproduce with the split rule)",
+            "evaluated_on": f"{context.get('records')} validation records of {context.get('patients')} patients "
+                            "never used for gradient updates (used for checkpoint and learning-rate selection)",
+            "epochs_run": run_metrics.get("context", {}).get("epochs_run"),
+            "best_checkpoint_monitor": f"{recipe['monitor']} ({recipe['monitor_mode']})",
+            "storage": "float16 (metrics above measured on the float16 file)",
+            "versions": config["versions"],
+            "overrides": overrides,
+            "command": args.command or f"python scripts/train_zoo.py {entry.name} --data {config['data_root']} "
+                                       f"--out {args.run}",
+        },
+    }
+    if threshold is not None:
+        card["meta"]["threshold"] = threshold
+    (weights_dir / f"{entry.name}.json").write_text(json.dumps(card, indent=2) + "\n")
+
+    figs = ROOT / "docs" / "zoo" / "figures" / entry.name
+    figs.mkdir(parents=True, exist_ok=True)
+    for src in [*(args.run / "figures").glob("*.png"), *(eval_dir / "figures").glob("*.png")]:
+        if src.parent.parent == eval_dir and (figs / src.name).exists() and src.name == "learning_curves.png":
+            continue
+        shutil.copy(src, figs / src.name)
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB, sha256 {sha}) and {weights_dir / entry.name}.json")
+
+
+if __name__ == "__main__":
+    main()

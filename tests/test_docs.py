@@ -1,0 +1,185 @@
+"""The documentation site builds strictly, and the tutorial's example plugin installs and works.
+
+``mkdocs build --strict`` fails on any warning: a broken internal link or anchor, a snippet file that is
+missing (``pymdownx.snippets`` with ``check_paths``), an API object that mkdocstrings cannot find, a nav
+item without its page. The example plugin at ``docs/examples/medzoo-hello`` is installed with
+``pip install --no-deps --target`` into a temporary folder and used from a subprocess whose ``PYTHONPATH``
+is that folder, so its entry point is discovered exactly as for a user who ``pip install``\\ s it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "docs" / "examples" / "medzoo-hello"
+MKDOCS = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "NO_MKDOCS_2_WARNING": "1", **extra}
+    env.pop("MEDZOO_PLUGINS", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built by ``mkdocs build --strict`` into a temporary folder (once for this module)."""
+    if MKDOCS is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[dev]')")
+    out = tmp_path_factory.mktemp("site")
+    home = tmp_path_factory.mktemp("medzoo-home")
+    proc = subprocess.run([MKDOCS, "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+                           "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env=_env(MEDZOO_HOME=str(home)))
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+    return out
+
+
+@pytest.mark.slow
+def test_site_builds_strictly_with_every_page(site: Path) -> None:
+    import medzoo
+
+    for page in ("index.html", "getting-started.html", "concepts.html", "writing-a-plugin.html",
+                 "datasets.html", "zoo/index.html", "reference/cli.html", "reference/api.html", "bench.html",
+                 "how-to/gpu.html", "how-to/resume.html", "how-to/offline.html", "how-to/export.html"):
+        assert (site / page).is_file(), page
+    zoo = (site / "zoo" / "index.html").read_text()
+    for entry in medzoo.list_entries():
+        assert (site / "zoo" / f"{entry}.html").is_file(), entry
+        assert f'href="{entry}.html"' in zoo, entry
+    assert "<!-- zoo-status -->" not in (site / "index.html").read_text()
+    assert "Status at build time:" in (site / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_tutorial_includes_the_example_files_verbatim(site: Path) -> None:
+    import html
+    import re
+
+    page = html.unescape(re.sub(r"<[^>]+>", "", (site / "writing-a-plugin.html").read_text()))
+    for rel in ("pyproject.toml", "src/medzoo_hello/plugin.py", "src/medzoo_hello/model.py", "tests/test_hello.py"):
+        for line in (EXAMPLE / rel).read_text().splitlines():
+            assert line.strip() in page, f"{rel}: line not in the tutorial: {line!r}"
+    assert "--8<--" not in page
+
+
+@pytest.mark.slow
+def test_cli_reference_is_the_parsers_help(site: Path) -> None:
+    import html
+    import re
+
+    from medzoo.cli import build_parser
+
+    page = html.unescape(re.sub(r"<[^>]+>", "", (site / "reference" / "cli.html").read_text()))
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in commands.items():
+        assert f"medzoo {name}" in page
+        for action in sub._actions:
+            for flag in action.option_strings:
+                assert flag in page, f"{name} {flag}"
+
+
+@pytest.mark.slow
+def test_site_needs_no_network(site: Path) -> None:
+    """Material must not pull Google Fonts or a CDN script: the site is read offline."""
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        assert "fonts.googleapis.com" not in text, page
+        assert "fonts.gstatic.com" not in text, page
+        assert "cdn.jsdelivr.net" not in text and "unpkg.com" not in text, page
+
+
+@pytest.mark.slow
+def test_example_plugin_installs_and_runs(tmp_path: Path) -> None:
+    """pip-install the tutorial's plugin into a folder and use it from a fresh interpreter (< 60 s)."""
+    src = tmp_path / "medzoo-hello"
+    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = tmp_path / "site-packages"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                          "--no-index", "--target", str(target), str(src)],
+                         capture_output=True, text=True, timeout=300, env=_env())
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    assert list(target.glob("medzoo_hello-*.dist-info/entry_points.txt"))
+
+    env = _env(PYTHONPATH=str(target), MEDZOO_HOME=str(tmp_path / "home"))
+    listed = subprocess.run([sys.executable, "-c", "import medzoo, medzoo_hello; print(medzoo.list_models()); "
+                             "print(medzoo_hello.__file__)"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert listed.returncode == 0, listed.stderr
+    models, module = listed.stdout.splitlines()[-2:]
+    assert "'hello-cnn'" in models
+    assert Path(module).resolve().is_relative_to(target.resolve())  # the installed copy, not the source
+
+    # The example's own tests (shown in the tutorial): discovery, and one forward pass on raw pixels.
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                            "--rootdir", str(src), "-c", str(src / "pyproject.toml"), str(src / "tests")],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert "2 passed" in tests.stdout
+
+    cli = Path(sys.executable).parent / "medzoo"
+    if cli.exists():
+        out = subprocess.run([str(cli), "list", "hello*"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        assert "hello-chest-xray" in out.stdout and "medzoo-hello" in out.stdout
+
+
+# ------------------------------------------------------------------------------------------------ the mkdocs hook
+def _load(name: str, path: Path) -> Any:
+    """Import a module from a file path once (tests run with ``--import-mode=importlib``)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_zoo_table_shows_validation_beside_study_numbers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs")
+    hook = _load("medzoo_docs_zoo_hook", ROOT / "docs" / "hooks" / "zoo.py")
+    tz = _load("medzoo_tests_tinyzoo", Path(__file__).with_name("tinyzoo.py"))
+    reg = tz.install(monkeypatch, tmp_path / "home")
+    tz.add_trained(reg, "x.weights.h5", "0" * 64,
+                   metrics={"task": "segmentation", "dice_per_volume": {"value": 0.8123, "ci95": [0.7, 0.9]},
+                            "dice_per_slice": {"value": 0.7}})
+    page = hook.zoo_index(reg, {"tiny-trained": 1234, "tiny-untrained": None})
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in page.splitlines() if line.startswith("| [")}
+    assert rows["[tiny-trained](tiny-trained.md)"] == [
+        "segmentation", "tiny-data", "1,234", "yes", "Dice/volume 0.812, Dice/slice 0.700", "dice 0.83 (slice-level)"]
+    assert rows["[tiny-untrained](tiny-untrained.md)"] == ["segmentation", "tiny-data", "—", "no", "—", "—"]
+    assert "2 entries from the installed plugins, 1 with trained weights" in page
+
+
+def test_card_page_lists_the_committed_figures(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs")
+    hook = _load("medzoo_docs_zoo_hook", ROOT / "docs" / "hooks" / "zoo.py")
+    tz = _load("medzoo_tests_tinyzoo", Path(__file__).with_name("tinyzoo.py"))
+    reg = tz.install(monkeypatch, tmp_path / "home")
+    docs = tmp_path / "docs"
+    folder = docs / "zoo" / "figures" / "tiny-untrained"
+    folder.mkdir(parents=True)
+    for name in ("zz_extra.png", "roc.png", "learning_curves.png", "notes.txt"):
+        (folder / name).write_bytes(b"")
+    assert hook.figures_of(docs, "tiny-untrained") == ["learning_curves.png", "roc.png", "zz_extra.png"]
+    assert hook.figures_of(docs, "tiny-trained") == []
+    monkeypatch.setitem(sys.modules, "medzoo.cards", None)  # the fallback card: no Keras needed
+    page = hook.card_page(reg, "tiny-untrained", docs)
+    images = [line for line in page.splitlines() if line.startswith("![")]
+    assert images == ["![Learning curves of tiny-untrained](figures/tiny-untrained/learning_curves.png)",
+                      "![Roc of tiny-untrained](figures/tiny-untrained/roc.png)",
+                      "![Zz extra of tiny-untrained](figures/tiny-untrained/zz_extra.png)"]
+    assert page.startswith("# tiny-untrained")
