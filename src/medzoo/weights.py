@@ -273,7 +273,10 @@ def load_entry(name: str, weights: str | Path | None = "default", cache_dir: str
         A ``keras.Model`` mapping raw pixels to probabilities, with ``medzoo_entry`` set to ``name``.
     """
     entry, spec = _lookup(name, weights)
-    kwargs = entry.model_kwargs if entry is not None else {}
+    kwargs = dict(entry.model_kwargs) if entry is not None else {}
+    if "backbone_weights" in spec.defaults:
+        # an untrained model, or every weight comes from the file: no pretrained backbone to fetch
+        kwargs.setdefault("backbone_weights", None)
     if weights is None:
         model = spec.create(**kwargs)
         model.medzoo_entry = name

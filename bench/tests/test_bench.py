@@ -1,0 +1,73 @@
+"""Tests of the benchmark helpers and the renderer (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def test_render_uses_the_numbers_of_the_results_files(tmp_path: Path) -> None:
+    import render
+
+    results = tmp_path / "results"
+    results.mkdir()
+    machine = {"nproc": 2, "cpu": "Test CPU", "mem_gib": 8.0, "gpus": [], "versions": {"tensorflow": "9.9"},
+               "loadavg_start": [1.5, 1.0, 1.0]}
+    line = {"images": 64, "seconds": 2.0, "cpu_ms_per_image": 3.25, "loadavg": [1.0, 1.0, 1.0]}
+    pipeline = {"command": "python bench/pipeline.py", "date": "today", "machine": machine, "loadavg_end": [2, 2, 2],
+                "datasets": {"lgg-mri": {"records": 64, "split_records": 100, "batch_size": 32, "augment": {},
+                                         "lines": [{"name": "medzoo cold", "images_per_s": 123.4, **line},
+                                                   {"name": "baseline cold", "images_per_s": 41.1, **line}],
+                                         "ratios": {"cold": 3.0, "cold_cpu": 1.0}}}}
+    (results / "pipeline.json").write_text(json.dumps(pipeline))
+    (results / "quality.json").write_text(json.dumps({"machine": machine, "split": "val", "rows": []}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Bench\n\nintro\n\n{render.BEGIN}\nold numbers 999\n{render.END}\n\ntail\n")
+    docs = tmp_path / "bench.md"
+    assert render.main(["--results", str(results), "--docs", str(docs), "--readme", str(readme)]) == 0
+    page = docs.read_text()
+    assert "123.4" in page and "41.1" in page and "3.0×" in page and "Test CPU" in page
+    assert "nothing to evaluate" in page
+    text = readme.read_text()
+    assert "old numbers 999" not in text and "123.4" in text and text.endswith("tail\n")
+    assert "\n### Input pipeline" in text and "\n#### lgg-mri" in text  # one level down in the README
+
+
+def test_render_with_no_results(tmp_path: Path) -> None:
+    import render
+
+    docs = tmp_path / "bench.md"
+    render.main(["--results", str(tmp_path), "--docs", str(docs), "--readme", str(tmp_path / "absent.md")])
+    assert "No benchmark has been run yet" in docs.read_text()
+
+
+def test_random_affine_without_augmentation_is_the_identity() -> None:
+    from pipeline import random_affine
+    from skimage.transform import warp
+
+    img = np.random.default_rng(0).uniform(0, 255, (32, 32, 3)).astype(np.float32)
+    none = {"rotation": 0.0, "shear": 0.0, "zoom": 0.0, "shift": 0.0, "hflip": 0.0}
+    out = warp(img, random_affine(random.Random(0), 32, none).inverse, order=1, preserve_range=True)
+    np.testing.assert_allclose(out, img, atol=1e-4)
+    flip = warp(img, random_affine(random.Random(1), 32, {**none, "hflip": 1.0}).inverse, order=0,
+                preserve_range=True)
+    assert np.allclose(flip, img) or np.allclose(flip, img[:, ::-1])
+
+
+def test_throughput_counts_only_the_timed_batches() -> None:
+    from _common import throughput
+
+    res = throughput(iter([[0] * 3] * 10), warmup=4, measure=5, count=len)
+    assert res["images"] == 15 and res["warmup_batches"] == 4 and res["images_per_s"] > 0
+
+
+def test_quality_with_no_trained_entry_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import quality
+
+    assert quality.main(["--entries", "no-such-entry-*", "--out", str(tmp_path)]) == 0
+    assert "no trained entries" in capsys.readouterr().out
+    assert json.loads((tmp_path / "quality.json").read_text())["rows"] == []

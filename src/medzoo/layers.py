@@ -1,0 +1,102 @@
+"""Serializable preprocessing layers that let a model take raw pixels (``keras.ops`` only, any backend).
+
+They are registered under the ``medzoo`` package, so a ``.keras`` file holding them loads with
+``safe_mode=True`` once :mod:`medzoo.layers` has been imported (``medzoo.load`` and the plugins import it).
+
+>>> x = GrayscaleToRGB()(raw)                              # doctest: +SKIP
+>>> x = ImageNetPreprocessing("caffe")(x)                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+# The constants of keras.applications.imagenet_utils.preprocess_input.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+TORCH_MEAN_RGB = (0.485, 0.456, 0.406)
+TORCH_STD_RGB = (0.229, 0.224, 0.225)
+MODES = ("caffe", "torch", "tf")
+
+
+@keras.saving.register_keras_serializable(package="medzoo")
+class GrayscaleToRGB(keras.layers.Layer):
+    """Repeat a single channel three times; pass three-channel input through unchanged.
+
+    Input ``(..., H, W, 1)`` or ``(..., H, W, 3)`` (channels last); output ``(..., H, W, 3)``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Check that the input has 1 or 3 channels."""
+        channels = input_shape[-1]
+        if channels not in (1, 3):
+            raise ValueError(f"GrayscaleToRGB expects 1 or 3 channels (channels last), got shape {input_shape}")
+
+    def call(self, inputs: Any) -> Any:
+        """Repeat a single channel to three."""
+        if inputs.shape[-1] == 1:
+            return ops.repeat(inputs, 3, axis=-1)
+        return inputs
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Same shape with 3 channels."""
+        return (*input_shape[:-1], 3)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's config (only the base ``Layer`` fields)."""
+        return super().get_config()
+
+
+@keras.saving.register_keras_serializable(package="medzoo")
+class ImageNetPreprocessing(keras.layers.Layer):
+    """:func:`keras.applications.imagenet_utils.preprocess_input` as a layer, for RGB input in [0, 255].
+
+    Modes (channels last):
+
+    - ``"caffe"`` (Keras' ResNet50/101/152, VGG): RGB → BGR, then subtract the BGR mean
+      ``[103.939, 116.779, 123.68]``; no scaling.
+    - ``"torch"`` (torchvision models, e.g. DenseNet161): ``/255``, subtract ``[0.485, 0.456, 0.406]``,
+      divide by ``[0.229, 0.224, 0.225]`` (RGB order).
+    - ``"tf"``: ``/127.5 - 1`` → [-1, 1].
+
+    Args:
+        mode: ``"caffe"``, ``"torch"`` or ``"tf"``.
+        **kwargs: base ``Layer`` arguments (``name``, ``dtype``...).
+    """
+
+    def __init__(self, mode: str = "caffe", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"unknown ImageNet preprocessing mode {mode!r}; expected one of {MODES}")
+        self.mode = mode
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Check that the input is three-channel (the means and stds are per RGB channel)."""
+        if self.mode != "tf" and input_shape[-1] != 3:
+            raise ValueError(f"ImageNetPreprocessing({self.mode!r}) expects 3 channels (channels last), "
+                             f"got shape {input_shape}; put GrayscaleToRGB before it")
+
+    def call(self, inputs: Any) -> Any:
+        """Apply the mode's normalisation; integer input is cast to the layer's compute dtype first."""
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "caffe":
+            x = ops.flip(x, axis=-1)  # RGB -> BGR
+            return x - ops.convert_to_tensor(CAFFE_MEAN_BGR, dtype=self.compute_dtype)
+        mean = ops.convert_to_tensor(TORCH_MEAN_RGB, dtype=self.compute_dtype)
+        std = ops.convert_to_tensor(TORCH_STD_RGB, dtype=self.compute_dtype)
+        return (x / 255.0 - mean) / std
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Unchanged."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's config: ``mode`` plus the base ``Layer`` fields."""
+        return {**super().get_config(), "mode": self.mode}

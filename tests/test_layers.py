@@ -1,0 +1,76 @@
+"""medzoo.layers: the preprocessing layers match keras.applications and survive .keras round trips."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from keras.applications import imagenet_utils  # noqa: E402
+
+from medzoo.layers import GrayscaleToRGB, ImageNetPreprocessing  # noqa: E402
+
+
+@pytest.fixture
+def rgb() -> np.ndarray:
+    return np.random.default_rng(0).uniform(0, 255, size=(3, 5, 7, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("mode", ["caffe", "torch", "tf"])
+def test_matches_keras_preprocess_input(rgb: np.ndarray, mode: str) -> None:
+    expected = imagenet_utils.preprocess_input(rgb.copy(), data_format="channels_last", mode=mode)
+    got = keras.ops.convert_to_numpy(ImageNetPreprocessing(mode)(rgb))
+    assert got.shape == rgb.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-5)
+
+
+def test_caffe_swaps_channels_and_subtracts_bgr_mean() -> None:
+    pixel = np.array([[[[10.0, 20.0, 30.0]]]], dtype="float32")  # R, G, B
+    got = keras.ops.convert_to_numpy(ImageNetPreprocessing("caffe")(pixel))
+    np.testing.assert_allclose(got[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], rtol=1e-6)
+
+
+def test_integer_input_is_cast(rgb: np.ndarray) -> None:
+    raw = rgb.astype("uint8")
+    got = keras.ops.convert_to_numpy(ImageNetPreprocessing("torch")(raw))
+    expected = imagenet_utils.preprocess_input(raw.astype("float32"), data_format="channels_last", mode="torch")
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-5)
+
+
+def test_unknown_mode_and_wrong_channels_raise() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        ImageNetPreprocessing("bgr")
+    with pytest.raises(ValueError, match="GrayscaleToRGB"):
+        ImageNetPreprocessing("caffe")(np.zeros((1, 4, 4, 1), "float32"))
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        GrayscaleToRGB()(np.zeros((1, 4, 4, 2), "float32"))
+
+
+def test_grayscale_to_rgb_repeats_one_channel_and_passes_three() -> None:
+    gray = np.random.default_rng(1).uniform(0, 255, size=(2, 4, 6, 1)).astype("float32")
+    out = keras.ops.convert_to_numpy(GrayscaleToRGB()(gray))
+    assert out.shape == (2, 4, 6, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], gray[..., 0])
+    rgb = np.random.default_rng(2).uniform(0, 255, size=(2, 4, 6, 3)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(GrayscaleToRGB()(rgb)), rgb)
+    symbolic = GrayscaleToRGB()(keras.Input((None, None, 1)))
+    assert tuple(symbolic.shape) == (None, None, None, 3)
+
+
+def test_keras_round_trip_safe_mode(tmp_path: object) -> None:
+    inputs = keras.Input((None, None, 1))
+    x = GrayscaleToRGB(name="to_rgb")(inputs)
+    outputs = ImageNetPreprocessing("torch", name="imagenet")(x)
+    model = keras.Model(inputs, outputs)
+    path = os.path.join(str(tmp_path), "pre.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.get_layer("imagenet").mode == "torch"
+    assert isinstance(loaded.get_layer("to_rgb"), GrayscaleToRGB)
+    data = np.random.default_rng(3).uniform(0, 255, size=(2, 8, 8, 1)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
