@@ -188,9 +188,8 @@ def numpy_lgg_batches(records: list[Any], batch_size: int, augment: dict[str, fl
 
 def bench_lgg(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The four LGG lines: medzoo and the numpy/scikit-image loop, cold and cached."""
-    from medzoo_lgg_mri.augment import DEFAULT_AUGMENT
-
     import medzoo
+    from medzoo_lgg_mri.augment import DEFAULT_AUGMENT
 
     ds = medzoo.get_dataset("lgg-mri", root)
     split = ds.splits()["train"]

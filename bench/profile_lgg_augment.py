@@ -94,6 +94,7 @@ def _cpu_ms(fn: Any, x: Any, m: Any, reps: int) -> float:
 def micro(x: Any, m: Any, reps: int) -> dict[str, Any]:
     """CPU ms per image of each augmenter on the batch ``(x, m)``, and the fused one's mask alignment."""
     import tensorflow as tf
+
     from medzoo_lgg_mri.augment import DEFAULT_AUGMENT, joint_augmenter
 
     def keras_cv(aug: dict[str, float]) -> Any:
@@ -131,6 +132,7 @@ def micro(x: Any, m: Any, reps: int) -> dict[str, Any]:
 def shuffled_paths_pipeline(records: list[Any], batch_size: int, aug: dict[str, float], seed: int = 0) -> Any:
     """The plugin's cold training pipeline with both fixes: paths shuffled before decoding, fused augmentation."""
     import tensorflow as tf
+
     from medzoo_lgg_mri.pipeline import _decode
 
     augmenter = FusedAugmenter(aug)

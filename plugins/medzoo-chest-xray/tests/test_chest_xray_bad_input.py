@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from medzoo_chest_xray.reader import ChestXray
-from medzoo_chest_xray.synthetic import write_synthetic
 
 from medzoo.data import DataError
+from medzoo_chest_xray.reader import ChestXray
+from medzoo_chest_xray.synthetic import write_synthetic
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from medzoo_chest_xray.names import parse_name
 
 

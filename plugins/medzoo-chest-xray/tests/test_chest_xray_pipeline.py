@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from medzoo_chest_xray.augment import DEFAULT_AUGMENT, augment_batch, check_augment
-from medzoo_chest_xray.reader import ChestXray
 
 from medzoo.data import Record
+from medzoo_chest_xray.augment import DEFAULT_AUGMENT, augment_batch, check_augment
+from medzoo_chest_xray.reader import ChestXray
 
 
 def _batches(ds) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001 - a tf.data.Dataset

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from medzoo_chest_xray.reader import ChestXray
-from medzoo_chest_xray.synthetic import write_synthetic
 
 import medzoo
+from medzoo_chest_xray.reader import ChestXray
+from medzoo_chest_xray.synthetic import write_synthetic
 
 
 def test_spec_registered() -> None:

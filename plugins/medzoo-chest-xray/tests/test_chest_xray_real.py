@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from medzoo_chest_xray.names import parse_name
 from medzoo_chest_xray.reader import ChestXray
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pytest
+
 from medzoo_transfer import convert as cv
 from medzoo_transfer.backbone import build_transfer_model
 from medzoo_transfer.safetensors_io import SafetensorsError, read_safetensors, write_safetensors

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pytest
-from medzoo_transfer.backbone import build_transfer_model, freeze, residual_blocks, resolve_backbone_weights
 
 from medzoo import MedzooError
+from medzoo_transfer.backbone import build_transfer_model, freeze, residual_blocks, resolve_backbone_weights
 
 
 def _model(h: SimpleNamespace, path: Path | None = None, unfreeze: int = 0) -> keras.Model:

@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pytest
-from medzoo_transfer import convert as cv
-from medzoo_transfer.densenet import DENSENET161, DENSENET161_FILE, build_densenet161_tl
-from medzoo_transfer.resnet import RESNET152_FILE, RESNET152_URL, build_resnet152_tl
 
 import medzoo
 from medzoo.nets.densenet import build_densenet_backbone
+from medzoo_transfer import convert as cv
+from medzoo_transfer.densenet import DENSENET161, DENSENET161_FILE, build_densenet161_tl
+from medzoo_transfer.resnet import RESNET152_FILE, RESNET152_URL, build_resnet152_tl
 
 SIZE = 32  # the smallest side ResNet152 accepts; 224 (the study's) is far too slow on a 2-core CPU
 

@@ -68,3 +68,49 @@ def build_cnn1(**kwargs: object) -> keras.Model:
     ====  ==========================================  ============
     """
     return build_cnn(blocks=[[32], [64], [128], [128]], name="cnn1", **kwargs)  # type: ignore[arg-type]
+
+
+def build_cnn2(**kwargs: object) -> keras.Model:
+    """CNN2: cnn1 with two convolutions per block: 9,016,545 parameters (9,015,137 trainable) on 256×256×1.
+
+    ====  =====================================================  ===========================
+    #     layer                                                   params
+    ====  =====================================================  ===========================
+    1     2 × (Conv2D 32 3×3 relu → BN) → MaxPool 2               320 + 128 + 9,248 + 128
+    2     2 × (Conv2D 64 3×3 relu → BN) → MaxPool 2 → Drop        18,496 + 256 + 36,928 + 256
+    3     2 × (Conv2D 128 3×3 relu → BN) → MaxPool 2              73,856 + 512 + 147,584 + 512
+    4     2 × (Conv2D 128 3×3 relu → BN) → MaxPool 2 → Drop       147,584 + 512 + 147,584 + 512
+    5     Flatten (16·16·128 = 32,768) → Dense 256                8,388,864
+    6     Dense 128 → Dropout                                     32,896
+    7     Dense 64 → Dense 32 → Dense 1 sigmoid                   8,256 + 2,080 + 33
+    ====  =====================================================  ===========================
+
+    Non-trainable: the 1,408 moving means/variances of the eight batch norms.
+    """
+    return build_cnn(blocks=[[32, 32], [64, 64], [128, 128], [128, 128]], name="cnn2", **kwargs)  # type: ignore[arg-type]
+
+
+def build_cnn3(**kwargs: object) -> keras.Model:
+    """CNN3: five blocks of two convolutions, up to 256 filters: 6,595,553 parameters (6,592,609 trainable).
+
+    The fifth pooling halves the flattened features (8·8·256 = 16,384), so it has fewer parameters than cnn2
+    although it is deeper. Counts on 256×256×1.
+
+    ====  =====================================================  ===========================
+    #     layer                                                   params
+    ====  =====================================================  ===========================
+    1     2 × (Conv2D 32 3×3 relu → BN) → MaxPool 2               320 + 128 + 9,248 + 128
+    2     2 × (Conv2D 64 3×3 relu → BN) → MaxPool 2 → Drop        18,496 + 256 + 36,928 + 256
+    3     2 × (Conv2D 128 3×3 relu → BN) → MaxPool 2              73,856 + 512 + 147,584 + 512
+    4     2 × (Conv2D 256 3×3 relu → BN) → MaxPool 2 → Drop       295,168 + 1,024 + 590,080 + 1,024
+    5     2 × (Conv2D 256 3×3 relu → BN) → MaxPool 2 → Drop       590,080 + 1,024 + 590,080 + 1,024
+    6     Flatten (8·8·256 = 16,384) → Dense 256                  4,194,560
+    7     Dense 128 → Dropout                                     32,896
+    8     Dense 64 → Dense 32 → Dense 1 sigmoid                   8,256 + 2,080 + 33
+    ====  =====================================================  ===========================
+
+    Non-trainable: the 2,944 moving means/variances of the ten batch norms.
+    """
+    kwargs.setdefault("dropout_after", (2, 4, 5))
+    return build_cnn(blocks=[[32, 32], [64, 64], [128, 128], [256, 256], [256, 256]], name="cnn3",
+                     **kwargs)  # type: ignore[arg-type]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from medzoo import Entry, ModelSpec, Recipe, hookimpl
-
 from medzoo_unet.weights_info import UNET_LGG_WEIGHTS
 
 

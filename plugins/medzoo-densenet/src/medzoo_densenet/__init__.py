@@ -1,0 +1,1 @@
+"""medzoo-densenet: DenseNet121 trained from scratch on grayscale chest X-rays."""
