@@ -43,6 +43,14 @@ def _summary(metrics: dict) -> dict:
     return out
 
 
+def _best_epoch(history: dict, monitor: str, mode: str) -> int | None:
+    values = history.get(monitor)
+    if not values:
+        return None
+    best = max(values) if mode == "max" else min(values)
+    return values.index(best) + 1
+
+
 def entry_splits(entry: medzoo.Entry, data: str) -> dict:
     """The splits that ``medzoo evaluate`` uses for ``entry`` (its recipe's val_fraction and seed)."""
     from medzoo.runner import open_data
@@ -58,12 +66,17 @@ def main() -> None:
     p.add_argument("--command", default=None, help="the command that produced the run (for the card)")
     args = p.parse_args()
 
+    from medzoo import figures
     from medzoo.report import evaluate_entry
+    from medzoo.runner import read_history
     from medzoo.weights import export_weights
 
     entry = registry().get("entries", args.entry)
     config = json.loads((args.run / "config.json").read_text())
-    run_metrics = json.loads((args.run / "metrics.json").read_text())
+    history = read_history(args.run / "history.csv")
+    if not (args.run / "figures" / "learning_curves.png").exists():  # a run stopped before its report
+        figures.learning_curves(history, args.run / "figures" / "learning_curves.png", monitor=entry.recipe.monitor,
+                                mode=entry.recipe.monitor_mode, title=f"{entry.name}: training curves")
     package = entry.distribution.replace("-", "_")
     weights_dir = Path(str(files(package))) / "weights"
     weights_dir.mkdir(exist_ok=True)
@@ -100,7 +113,8 @@ def main() -> None:
             f"{len(config['splits']['val'])} patients (reproduce with the split rule)",
             "evaluated_on": f"{context.get('records')} validation records of {context.get('patients')} patients "
                             "never used for gradient updates (used for checkpoint and learning-rate selection)",
-            "epochs_run": run_metrics.get("context", {}).get("epochs_run"),
+            "epochs_run": len(history.get("loss", [])),
+            "best_epoch": _best_epoch(history, recipe["monitor"], recipe["monitor_mode"]),
             "best_checkpoint_monitor": f"{recipe['monitor']} ({recipe['monitor_mode']})",
             "storage": "float16 (metrics above measured on the float16 file)",
             "versions": config["versions"],

@@ -92,16 +92,30 @@ def worker_dir(run_dir: Path, strat: Any) -> Path:
     return run_dir if chief else run_dir / f"{task_type}-{resolver.task_id}"
 
 
-def _build_for_multiworker(model: Any, strat: Any, dataset: Any) -> None:
-    """Build the model's metric, loss and optimizer state from ``dataset``'s element spec before ``fit``.
+def _patch_for_multiworker(model: Any, strat: Any, dataset: Any) -> None:
+    """Work around two Keras 3 bugs with ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585).
 
-    Keras 3's ``fit`` does this itself by ``strategy.reduce``-ing a whole ``(x, y)`` batch, which
-    ``MultiWorkerMirroredStrategy`` cannot reduce (keras-team/keras#20585: "Attempt to convert a value
-    (PerReplica...)"); once the state is built that step is only a shape probe, so it is skipped here.
+    1. ``fit`` starts by ``strategy.reduce``-ing a whole ``(x, y)`` batch to build the metric, loss and
+       optimizer state, which that strategy cannot reduce ("Attempt to convert a value (PerReplica...)"):
+       the state is built here from the dataset's element spec and that step, then only a shape probe, skipped.
+    2. Each step's logs are averaged over the replicas with ``strategy.reduce("MEAN", v, axis=0)``, which fails
+       on scalars: the steps return them as 1-vectors, whose mean along axis 0 is the mean over the replicas.
+       (The epoch's logs are read from the metrics' variables, summed over all workers, as usual.)
     """
+    import tensorflow as tf
+
     with strat.scope():
         model._symbolic_build(data_batch=dataset.element_spec)
     model._maybe_symbolic_build = lambda *args, **kwargs: None
+
+    def as_vectors(step: Any) -> Any:
+        def wrapped(data: Any) -> Any:
+            return {k: tf.reshape(v, (1,)) for k, v in step(data).items()}
+
+        return wrapped
+
+    model.train_step = as_vectors(model.train_step)
+    model.test_step = as_vectors(model.test_step)
 
 
 def _gpu_present() -> bool:
@@ -300,7 +314,7 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bo
         import tensorflow as tf
 
         if isinstance(strat, tf.distribute.MultiWorkerMirroredStrategy):
-            _build_for_multiworker(model, strat, train_ds)
+            _patch_for_multiworker(model, strat, train_ds)
     else:
         model = build()
 

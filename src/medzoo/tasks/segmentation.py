@@ -25,7 +25,9 @@ class DiceLoss(keras.losses.Loss):
         y_true = ops.cast(y_true, y_pred.dtype)
         inter = ops.sum(y_true * y_pred)
         total = ops.sum(y_true) + ops.sum(y_pred)
-        return 1.0 - (2.0 * inter + self.smooth) / (total + self.smooth)
+        # shape (1,), not a scalar: Keras divides non-scalar losses by the replica count under tf.distribute,
+        # so the loss and its gradients are averaged (not summed) over replicas
+        return ops.reshape(1.0 - (2.0 * inter + self.smooth) / (total + self.smooth), (1,))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "smooth": self.smooth}

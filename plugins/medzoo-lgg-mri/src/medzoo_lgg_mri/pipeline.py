@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from medzoo.data import Record
 
+from medzoo.data import Record
 from medzoo_lgg_mri.augment import joint_augmenter
 from medzoo_lgg_mri.reader import read_image, read_mask
 
@@ -92,7 +93,8 @@ def segmentation_pipeline(records: list[Record], training: bool = False, batch_s
         if augmenter is not None:
             def apply(i: Any, m: Any) -> tuple[Any, Any]:
                 out = augmenter({"images": i, "segmentation_masks": m})
-                return out["images"], tf.cast(out["segmentation_masks"] > 0.5, tf.float32)
+                masks = tf.cast(out["segmentation_masks"], tf.float32)  # int64 after a rotation alone
+                return out["images"], tf.cast(masks > 0.5, tf.float32)
 
             ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     options = tf.data.Options()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+
 from medzoo.data import DataError, Dataset, Record, kfold_by_patient, split_by_patient
 
 SLICE = re.compile(r"^(?P<case>.+)_(?P<n>\d+)\.tiff?$", re.IGNORECASE)
@@ -49,13 +51,8 @@ def read_mask(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndar
 
 
 def _image_shape(path: Path) -> tuple[int, ...]:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            return tuple(tif.pages[0].shape)
-    except Exception as exc:  # noqa: BLE001
-        raise DataError(f"{path}: not a readable TIFF image ({type(exc).__name__}: {exc})") from None
+    """The image's shape, decoding all of it: a truncated or corrupt file fails here, not mid-training."""
+    return tuple(read_image(path).shape)
 
 
 class LGGMRI(Dataset):
@@ -91,6 +88,17 @@ class LGGMRI(Dataset):
         """``TCGA_CS_4941_19960909`` → ``TCGA_CS_4941`` (institution and patient; the date is dropped)."""
         parts = folder.split("_")
         return "_".join(parts[:3]) if len(parts) >= 4 and parts[0] == "TCGA" else folder
+
+    def patient_data(self) -> dict[str, dict[str, str]]:
+        """The optional ``ROOT/data.csv`` (genomic clusters, grade, age, ...) as ``{patient: {column: value}}``;
+        empty when the file is absent. Patients are keyed as in :meth:`patient_id` (``TCGA_CS_4941``)."""
+        import csv
+
+        path = self.root / "data.csv"
+        if not path.is_file():
+            return {}
+        with path.open(newline="") as f:
+            return {row["Patient"]: row for row in csv.DictReader(f) if row.get("Patient")}
 
     def records(self) -> list[Record]:
         """Every slice/mask pair, patient by patient, slices in order; masks are read to flag lesions."""
@@ -176,6 +184,7 @@ class LGGMRI(Dataset):
             deterministic: fixed order and seeds, for repeatable runs.
             seed: seed for shuffling, cropping and augmentation.
             repeat: repeat forever (the caller sets ``steps_per_epoch``).
+            **kwargs: other datasets' pipeline options, ignored here.
         """
         from medzoo_lgg_mri.pipeline import segmentation_pipeline
 
