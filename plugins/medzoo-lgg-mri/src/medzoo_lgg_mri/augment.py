@@ -14,8 +14,12 @@ def joint_augmenter(augment: dict[str, float] | None = None, seed: int | None = 
     side, ``hflip`` anything non-zero to flip left-right half the time. Out-of-image pixels are filled
     with 0 (the MRI background).
     """
+    import random
+
     import keras_cv
 
+    if seed is None:  # an explicit seed: keras-cv's global generator fails once TF op determinism is on
+        seed = random.randrange(2**31)
     aug = DEFAULT_AUGMENT if augment is None else augment
     L = keras_cv.layers
     layers: list[Any] = []
