@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +12,8 @@ import attrs
 import pytest
 
 import medzoo
+import medzoo_tests_tinyzoo as tz  # noqa: E402 - registered by tests/conftest.py
 from medzoo import cards
-
-
-def _tinyzoo() -> Any:
-    name = "medzoo_tests_tinyzoo"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("tinyzoo.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-tz = _tinyzoo()
 
 METRICS = {
     "task": "segmentation",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +13,8 @@ import numpy as np
 import pytest
 
 import medzoo
+import medzoo_tests_tinyzoo as tz  # noqa: E402 - registered by tests/conftest.py
 from medzoo import weights as W
-
-
-def _tinyzoo() -> Any:
-    name = "medzoo_tests_tinyzoo"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("tinyzoo.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-tz = _tinyzoo()
 
 
 @pytest.fixture
