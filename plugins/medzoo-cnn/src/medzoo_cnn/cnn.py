@@ -20,7 +20,8 @@ def preprocessing(inputs: keras.KerasTensor, image_size: int) -> keras.KerasTens
 
 def build_cnn(blocks: Sequence[Sequence[int]], dense: Sequence[int] = (256, 128, 64, 32),
               dropout_after: Sequence[int] = (2, 4), dropout: float = 0.25, head_dropout: float = 0.5,
-              image_size: int = 256, channels: int = 1, name: str = "cnn") -> keras.Model:
+              image_size: int = 256, channels: int = 1, bn_momentum: float = 0.9,
+              name: str = "cnn") -> keras.Model:
     """The pattern shared by cnn1-3: conv blocks, then a dense head.
 
     Args:
@@ -32,6 +33,10 @@ def build_cnn(blocks: Sequence[Sequence[int]], dense: Sequence[int] = (256, 128,
         head_dropout: rate after the second dense layer.
         image_size: side the input is resized to.
         channels: input channels (1: grayscale).
+        bn_momentum: batch-norm moving-average momentum. 0.9 (PyTorch's default), not Keras' 0.99: ReLU
+            activations of [0, 1] pixels have variances near 1e-4, so with 0.99 the moving variance, which
+            starts at 1, still carries its initial value after hundreds of steps and the model's
+            inference-mode outputs collapse to one class while its training-mode outputs separate them.
         name: model name.
     """
     inputs = keras.Input((None, None, channels), name="image")
@@ -39,7 +44,7 @@ def build_cnn(blocks: Sequence[Sequence[int]], dense: Sequence[int] = (256, 128,
     for b, filters in enumerate(blocks, start=1):
         for c, f in enumerate(filters, start=1):
             x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")(x)
-            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{b}_bn{c}")(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
         if b in dropout_after:
             x = layers.Dropout(dropout, name=f"block{b}_dropout")(x)

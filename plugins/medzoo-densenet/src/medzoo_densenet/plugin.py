@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from medzoo import Entry, ModelSpec, Recipe, hookimpl
+from medzoo import Entry, ModelSpec, hookimpl
+from medzoo.recipes import STUDY_CLASSIFIER
 from medzoo_densenet.weights_info import WEIGHTS
 
-# The study trained every chest X-ray network with the same recipe (see medzoo_cnn.plugin.STUDY_RECIPE;
-# plugins do not import each other, so it is restated here).
-STUDY_RECIPE = Recipe(optimizer="rmsprop", learning_rate=1e-3, loss="binary_crossentropy", epochs=100,
-                      batch_size=32, class_weights=True, monitor="val_loss", monitor_mode="min",
-                      early_stopping_patience=10, reduce_lr_patience=5, reduce_lr_factor=0.3)
+STUDY_RECIPE = STUDY_CLASSIFIER
 
 
 @hookimpl

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from medzoo import Entry, ModelSpec, Recipe, hookimpl
+import attrs
 
-STUDY_RECIPE = Recipe(optimizer="rmsprop", learning_rate=1e-3, loss="binary_crossentropy", epochs=100,
-                      batch_size=32, class_weights=True, monitor="val_loss", monitor_mode="min",
-                      early_stopping_patience=10, reduce_lr_patience=5, reduce_lr_factor=0.2)
+from medzoo import Entry, ModelSpec, hookimpl
+from medzoo.recipes import STUDY_CLASSIFIER
+
+STUDY_RECIPE = attrs.evolve(STUDY_CLASSIFIER, reduce_lr_factor=0.2)
 DEFAULTS = {"backbone_weights": "imagenet", "unfreeze_top_blocks": 0, "image_size": 224, "dropout": 0.3}
 INTENDED_USE = "Research and teaching: flagging pneumonia on pediatric chest X-rays. Not for clinical use."
 OFFLINE_NOTE = (" No trained weights ship: the ImageNet backbone cannot be fetched here, so this entry was not "
