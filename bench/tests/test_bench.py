@@ -37,6 +37,22 @@ def test_render_uses_the_numbers_of_the_results_files(tmp_path: Path) -> None:
     assert "\n### Input pipeline" in text and "\n#### lgg-mri" in text  # one level down in the README
 
 
+def test_render_profile_section_reads_the_profile_keys() -> None:
+    import render
+
+    line = {"images": 32, "cpu_ms_per_image": 5.5, "first_batch_seconds": 1.0}
+    res = {"command": "python bench/profile_lgg_augment.py", "date": "today", "records": 32,
+           "micro": {"chain_all": 11.25, "chain_hflip": 0.75, "shipped_all": 2.5, "chain_over_shipped": 4.5,
+                     "mask_alignment_iou": 0.98, "mask_binary": True},
+           "pipelines": [{"variant": "shipped", "name": "as shipped", "images_per_s": 77.7, **line},
+                         {"variant": "chain", "name": "chain", "images_per_s": 33.3, **line}],
+           "pipeline_gain_shipped_over_chain": 2.33}
+    page = render.profile_section(res)
+    assert "| keras-cv chain, all layers | 11.25 |" in page and "| keras-cv chain, hflip only | 0.75 |" in page
+    assert "| shipped RandomAffine (one resampling) | 2.5 |" in page and "chain over shipped" not in page
+    assert "4.5×" in page and "2.33×" in page and "77.7" in page and "IoU 0.98" in page
+
+
 def test_render_with_no_results(tmp_path: Path) -> None:
     import render
 
