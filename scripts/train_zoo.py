@@ -2,7 +2,8 @@
 
     python scripts/train_zoo.py unet-lgg --data ../shared/data/kaggle_3m --out runs/unet-lgg
 
-Re-running the same command resumes the run from its last completed epoch.
+Re-running the same command resumes the run from its last completed epoch; ``--epochs N`` caps the run
+(a run resumed with ``--epochs`` at or below its completed epochs only writes its report).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ def main() -> None:
     p.add_argument("entry", choices=sorted(ZOO_SETTINGS))
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=int, default=None, help="stop after this many epochs (default: the setting's)")
     args = p.parse_args()
     from pathlib import Path
 
     resume = (Path(args.out) / "config.json").exists()
-    medzoo.train(args.entry, data=args.data, out=args.out, resume=resume, **ZOO_SETTINGS[args.entry])
+    settings = ZOO_SETTINGS[args.entry] | ({"epochs": args.epochs} if args.epochs else {})
+    medzoo.train(args.entry, data=args.data, out=args.out, resume=resume, **settings)
 
 
 if __name__ == "__main__":
