@@ -24,7 +24,7 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
-@pytest.mark.parametrize("name", ["unet-lgg"])
+@pytest.mark.parametrize("name", ["unet-lgg", "cnn1-chest-xray"])
 def test_zoo_entries_ship_verified_weights(name: str) -> None:
     entry = medzoo.get_entry(name)
     assert entry.trained, f"{name} must ship trained weights"
@@ -62,8 +62,6 @@ def test_unet_lgg_segments_a_real_validation_patient() -> None:
 @needs_data
 def test_cnn1_classifies_real_validation_images() -> None:
     entry = medzoo.get_entry("cnn1-chest-xray")
-    if not entry.trained:
-        pytest.skip("cnn1-chest-xray ships no trained weights yet: its CPU runs here did not converge (issue 6)")
     dataset = medzoo.get_dataset("chest-xray", SHARED / "chest_xray")
     val = dataset.splits(val_fraction=entry.recipe.val_fraction, seed=entry.recipe.seed)["val"]
     picked = [val[i] for i in np.linspace(0, len(val) - 1, 100).astype(int)]
