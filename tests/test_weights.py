@@ -256,6 +256,23 @@ def test_keras_archive_weights_only(zoo: Any, saved: dict[str, Any], tmp_path: P
     np.testing.assert_allclose(_predict(loaded, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
 
 
+def test_runner_checkpoint_with_optimizer_state_loads(zoo: Any, tmp_path: Path) -> None:
+    """A compiled model's checkpoint (the runner's best.weights.h5) also holds the optimizer's arrays."""
+    import h5py
+    import keras
+
+    model = tz.trained_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    x = tz.random_pixels()
+    model.train_on_batch(x, np.ones((len(x),) + tuple(model.output_shape[1:]), "float32"))
+    path = tmp_path / "best.weights.h5"
+    model.save_weights(str(path))
+    with h5py.File(path, "r") as f:
+        assert "optimizer" in f  # otherwise this test tests nothing
+    loaded = medzoo.load("tiny-untrained", weights=path)
+    np.testing.assert_allclose(_predict(loaded, x), _predict(model, x), rtol=1e-5, atol=1e-6)
+
+
 def test_file_with_fewer_arrays_than_the_model(zoo: Any, tmp_path: Path) -> None:
     import keras
 

@@ -228,13 +228,17 @@ def _no_weights_error(entry: Entry) -> MedzooError:
 
 
 def _count_arrays(path: Path) -> int:
-    """How many arrays a Keras weights file holds (a ``.keras`` archive: its ``model.weights.h5``)."""
+    """How many model arrays a Keras weights file holds (a ``.keras`` archive: its ``model.weights.h5``).
+
+    The optimizer state that a compiled model's checkpoint carries (the runner's ``best.weights.h5``) is
+    training state, not model weights, and is not counted.
+    """
     import h5py
 
     def count(f: Any) -> int:
         names: list[str] = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-        return len(names)
+        return sum(not n.startswith("optimizer/") for n in names)
 
     if path.name.endswith(".keras"):
         import io
