@@ -100,8 +100,9 @@ def test_batch_norm_statistics_settle_within_a_short_run() -> None:
     """After 200 training steps the moving variance must match the batch variance it tracks.
 
     With Keras' default momentum 0.99 the initial moving variance (1.0) keeps 13% of its weight after
-    200 steps, while the first layer's activation variance on [0, 1] pixels is ~1e-4: the inference-mode
-    model then saw inputs scaled down ~50× and answered one class for every X-ray.
+    200 steps, while the first layer's activation variance on [0, 1] pixels is ~1e-4: in inference mode
+    the model divided activations by a standard deviation tens of times too large and answered one class
+    for every X-ray.
     """
     model = medzoo.create_model("cnn1", image_size=32)
     x = np.random.default_rng(1).integers(0, 256, size=(8, 32, 32, 1)).astype("float32")

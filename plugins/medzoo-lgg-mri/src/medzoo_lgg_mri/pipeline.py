@@ -93,7 +93,7 @@ def segmentation_pipeline(records: list[Record], training: bool = False, batch_s
         if augmenter is not None:
             def apply(i: Any, m: Any) -> tuple[Any, Any]:
                 out = augmenter({"images": i, "segmentation_masks": m})
-                masks = tf.cast(out["segmentation_masks"], tf.float32)  # int64 after a rotation alone
+                masks = tf.cast(out["segmentation_masks"], tf.float32)
                 return out["images"], tf.cast(masks > 0.5, tf.float32)
 
             ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
