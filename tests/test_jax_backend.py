@@ -46,7 +46,14 @@ for name in medzoo.list_models():
         kwargs["image_size"] = 32
     if "blocks" in params and not FULL:
         kwargs["blocks"] = (2, 2, 2, 2)
+    keras.utils.set_random_seed(0)
     model = spec.create(**kwargs)
+    if "backbone_weights" in params:
+        # A frozen backbone with random weights (no ImageNet file here) runs its batch norms with untouched
+        # statistics, so its features are huge and the new head's sigmoid saturates: zero gradient. Starting
+        # the head's kernel at 0 puts the output at 0.5, so one step must move the head.
+        head = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None][-1]
+        head.kernel.assign(np.zeros(head.kernel.shape, "float32"))
     shape = tuple(32 if d is None else d for d in model.input_shape[1:])
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(2, *shape)).astype("uint8")
