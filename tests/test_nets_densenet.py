@@ -10,6 +10,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from medzoo.cards import count_params  # noqa: E402
 from medzoo.nets import build_densenet_backbone, densenet_features  # noqa: E402
 from medzoo.nets.densenet import DENSENET161_BLOCKS  # noqa: E402
 
@@ -17,9 +18,6 @@ from medzoo.nets.densenet import DENSENET161_BLOCKS  # noqa: E402
 def _weight_shapes(model: keras.Model) -> dict[str, list[tuple[int, ...]]]:
     return {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers if layer.weights}
 
-
-def _trainable(model: keras.Model) -> int:
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +68,7 @@ def test_densenet161_with_imagenet_head_matches_torchvision_count() -> None:
     assert x.shape[-1] == 2208
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(1000)(x))
-    assert _trainable(model) == 28_681_000  # torchvision.models.densenet161
+    assert count_params(model)["trainable"] == 28_681_000  # torchvision.models.densenet161
     assert model.count_params() == 28_900_936  # + batch-norm moving statistics
 
 

@@ -32,7 +32,9 @@ class Bold(str):
 # ------------------------------------------------------------------------------------------ the facts
 
 
-def _count(model: Any) -> dict[str, int]:
+def count_params(model: Any) -> dict[str, int]:
+    """Parameters of a built Keras model: ``total``, ``trainable`` and ``non_trainable`` (batch-norm statistics,
+    frozen layers)."""
     import numpy as np
 
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
@@ -53,7 +55,7 @@ def _architecture(model_name: str, kwargs: dict[str, Any]) -> tuple[dict[str, An
     except Exception as exc:  # noqa: BLE001 - a card still shows everything else
         arch["build_error"] = f"{type(exc).__name__}: {exc}"
         return arch, None
-    arch["params"] = _count(model)
+    arch["params"] = count_params(model)
     arch["input"] = {"shape": _shape(model.input_shape), "dtype": str(model.inputs[0].dtype),
                      "contract": INPUT_CONTRACT}
     arch["output"] = {"shape": _shape(model.output_shape)}

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import medzoo  # noqa: E402
+from medzoo.cards import count_params  # noqa: E402
 from medzoo_cnn import cnn  # noqa: E402
 
 # (total, trainable) on 256×256×1, as documented in each builder's docstring.
@@ -20,9 +21,6 @@ COUNTS = {"cnn1": (8_673_793, 8_673_089), "cnn2": (9_016_545, 9_015_137), "cnn3"
 NAMES = sorted(COUNTS)
 SMALL = {"image_size": 64}  # same layers, smaller feature maps: keeps the training and saving tests fast
 
-
-def _trainable(model: keras.Model) -> int:
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +33,7 @@ def raw() -> np.ndarray:
 def test_exact_parameter_counts(name: str) -> None:
     model = medzoo.create_model(name)
     assert model.name == name
-    assert (model.count_params(), _trainable(model)) == COUNTS[name]
+    assert (model.count_params(), count_params(model)["trainable"]) == COUNTS[name]
 
 
 @pytest.mark.parametrize("name", NAMES)

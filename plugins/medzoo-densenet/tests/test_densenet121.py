@@ -13,12 +13,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import medzoo  # noqa: E402
+from medzoo.cards import count_params  # noqa: E402
 
 SMALL = {"image_size": 64}  # same layers, smaller feature maps: keeps the training and saving tests fast
 
-
-def _trainable(model: keras.Model) -> int:
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +39,7 @@ def test_exact_parameter_counts(model: keras.Model) -> None:
     # Keras' DenseNet121 without top (7,037,504) minus 7·7·2·64 for one input channel instead of three,
     # plus the 1,024 + 1 of the sigmoid head.
     assert model.count_params() == 7_037_504 - 7 * 7 * 2 * 64 + 1_025 == 7_032_257
-    assert _trainable(model) == 6_948_609
+    assert count_params(model)["trainable"] == 6_948_609
 
 
 def test_structure(model: keras.Model) -> None:

@@ -6,8 +6,6 @@ from medzoo import Entry, ModelSpec, hookimpl
 from medzoo.recipes import STUDY_CLASSIFIER
 from medzoo_cnn.weights_info import WEIGHTS
 
-STUDY_RECIPE = STUDY_CLASSIFIER
-
 
 @hookimpl
 def medzoo_models() -> list[ModelSpec]:
@@ -33,13 +31,13 @@ def medzoo_entries() -> list[Entry]:
     """Chest X-ray entries of the custom CNNs."""
     return [
         Entry(name="cnn1-chest-xray", model="cnn1", dataset="chest-xray", task="classification",
-              recipe=STUDY_RECIPE, weights=WEIGHTS.get("cnn1-chest-xray"),
+              recipe=STUDY_CLASSIFIER, weights=WEIGHTS.get("cnn1-chest-xray"),
               summary="Pneumonia vs normal on pediatric chest X-rays (grayscale, resized to 256×256).",
               study={"accuracy": 0.89, "precision": 0.90, "recall": 0.94, "split": "Kermany test set"},
               intended_use="Research and teaching: flagging pneumonia on pediatric chest X-rays. "
                            "Not for clinical use."),
         *[Entry(name=f"{model}-chest-xray", model=model, dataset="chest-xray", task="classification",
-                recipe=STUDY_RECIPE, weights=WEIGHTS.get(f"{model}-chest-xray"),
+                recipe=STUDY_CLASSIFIER, weights=WEIGHTS.get(f"{model}-chest-xray"),
                 summary=f"Pneumonia vs normal on pediatric chest X-rays with {model.upper()} "
                         "(grayscale, resized to 256×256).",
                 study={},  # the study published no test numbers for this network

@@ -6,8 +6,6 @@ from medzoo import Entry, ModelSpec, hookimpl
 from medzoo.recipes import STUDY_CLASSIFIER
 from medzoo_densenet.weights_info import WEIGHTS
 
-STUDY_RECIPE = STUDY_CLASSIFIER
-
 
 @hookimpl
 def medzoo_models() -> list[ModelSpec]:
@@ -27,7 +25,7 @@ def medzoo_entries() -> list[Entry]:
     """``densenet121-chest-xray``."""
     return [
         Entry(name="densenet121-chest-xray", model="densenet121", dataset="chest-xray", task="classification",
-              recipe=STUDY_RECIPE, weights=WEIGHTS.get("densenet121-chest-xray"),
+              recipe=STUDY_CLASSIFIER, weights=WEIGHTS.get("densenet121-chest-xray"),
               summary="Pneumonia vs normal on pediatric chest X-rays with DenseNet121 trained from scratch "
                       "(grayscale, resized to 256×256).",
               study={"accuracy": 0.854, "recall": 0.95, "split": "Kermany test set"},
