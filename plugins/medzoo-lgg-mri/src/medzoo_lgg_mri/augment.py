@@ -83,10 +83,9 @@ class RandomAffine(VectorizedBaseImageAugmentationLayer):
     def _transform(self, images: Any, transforms: Any, interpolation: str) -> Any:
         import tensorflow as tf
 
-        out = tf.raw_ops.ImageProjectiveTransformV3(
+        return tf.raw_ops.ImageProjectiveTransformV3(
             images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
             fill_value=tf.constant(0.0, images.dtype), interpolation=interpolation, fill_mode="CONSTANT")
-        return out
 
     def augment_images(self, images: Any, transformations: dict[str, Any], **kwargs: Any) -> Any:
         """Resample the images (bilinear)."""
