@@ -183,7 +183,7 @@ def test_cli_predict(segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         loads.append((name, weights))
         return segmenter
 
-    monkeypatch.setattr(medzoo, "load", fake_load)
+    monkeypatch.setattr(medzoo.weights, "load_entry", fake_load)
     path = tmp_path / "slice_2.tif"
     tifffile.imwrite(path, _square_image())
     out = tmp_path / "out"

@@ -11,16 +11,23 @@ through the ``medzoo`` entry-point group the first time a listing or lookup need
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from medzoo.errors import DataError, DuplicateNameError, MedzooError, UnknownNameError
 from medzoo.hookspecs import hookimpl
-from medzoo.registry import DuplicateNameError, MedzooError, UnknownNameError, registry
+from medzoo.registry import registry
 from medzoo.specs import DatasetSpec, Entry, ModelSpec, Recipe, TaskSpec, Weights
+
+if TYPE_CHECKING:
+    import keras
+
+    from medzoo.data import Dataset
+    from medzoo.runner import Run
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DatasetSpec", "DuplicateNameError", "Entry", "MedzooError", "ModelSpec", "Recipe", "TaskSpec",
+    "DataError", "DatasetSpec", "DuplicateNameError", "Entry", "MedzooError", "ModelSpec", "Recipe", "TaskSpec",
     "UnknownNameError", "Weights", "__version__", "create_model", "evaluate", "get_dataset", "get_entry",
     "hookimpl", "list_datasets", "list_entries", "list_models", "load", "train",
 ]
@@ -56,27 +63,21 @@ def get_entry(name: str) -> Entry:
     return registry().get("entries", name)
 
 
-def get_dataset(name: str, root: str | Path | None = None, on_error: str = "raise", **kwargs: Any) -> Any:
-    """Open dataset ``name`` at ``root``; with ``root=None``, a synthetic copy in its real layout.
+def get_dataset(name: str, root: str | Path | None = None, on_error: str = "raise", **kwargs: Any) -> Dataset:
+    """Open dataset ``name`` at ``root``; with ``root=None``, a synthetic copy in its real layout."""
+    from medzoo.data import open_dataset
 
-    Returns a :class:`medzoo.data.Dataset`.
-    """
-    spec: DatasetSpec = registry().get("datasets", name)
-    if root is None:
-        from medzoo.synthetic import synthetic_root
-
-        root = synthetic_root(spec)
-    return spec.open(root, on_error=on_error, **kwargs)
+    return open_dataset(name, root, on_error=on_error, **kwargs)
 
 
-def create_model(name: str, **kwargs: Any) -> Any:
+def create_model(name: str, **kwargs: Any) -> keras.Model:
     """Build architecture ``name`` (untrained) with its defaults updated by ``kwargs``."""
     spec: ModelSpec = registry().get("models", name)
     return spec.create(**kwargs)
 
 
 def load(name: str, weights: str | Path | None = "default", cache_dir: str | Path | None = None,
-         sha256: str | None = None) -> Any:
+         sha256: str | None = None) -> keras.Model:
     """Load zoo entry ``name`` as a ``keras.Model`` that maps raw pixels to probabilities.
 
     Args:
@@ -91,7 +92,7 @@ def load(name: str, weights: str | Path | None = "default", cache_dir: str | Pat
     return load_entry(name, weights=weights, cache_dir=cache_dir, sha256=sha256)
 
 
-def train(entry: str, data: str | Path | None = None, out: str | Path | None = None, **overrides: Any) -> Any:
+def train(entry: str, data: str | Path | None = None, out: str | Path | None = None, **overrides: Any) -> Run:
     """Train zoo entry ``entry`` on ``data`` (its synthetic default when ``None``); see :mod:`medzoo.runner`."""
     from medzoo.runner import train as _train
 

@@ -28,7 +28,8 @@ from typing import Any
 import attrs
 
 import medzoo
-from medzoo.registry import MedzooError, PluginLoadWarning, Registry, UnknownNameError, registry
+from medzoo.errors import MedzooError, PluginLoadWarning, UnknownNameError
+from medzoo.registry import Registry, registry
 
 PROG = "medzoo"
 

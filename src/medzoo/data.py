@@ -5,7 +5,11 @@ The one path for data::
     files on disk --Dataset.records()--> [Record] --split_by_patient()--> {"train": [...], "val": [...]}
         --Dataset.pipeline(records, training)--> tf.data of (raw image, label | mask)
 
-Images leave the pipeline as raw pixels (float32 in [0, 255]); the model holds its own preprocessing.
+Images leave the pipeline as raw pixels (uint8, or float32 in [0, 255]); the model holds its own preprocessing.
+:meth:`Dataset.batches` is the one entry point for the runner and evaluation: on TensorFlow it is the
+dataset's tf.data :meth:`Dataset.pipeline`; on any other backend (no TensorFlow needed) it is
+:class:`medzoo.loader.ArrayBatches` over the records decoded once by :meth:`Dataset.decode`
+(:mod:`medzoo.arrays`).
 """
 
 from __future__ import annotations
@@ -20,15 +24,11 @@ from typing import Any
 
 import attrs
 
-from medzoo.registry import MedzooError
+from medzoo.errors import DataError, MedzooError
 
 log = logging.getLogger("medzoo.data")
 
 SPLITS = ("train", "val", "test")
-
-
-class DataError(MedzooError, ValueError):
-    """Bad input on disk: the message names the file and what is wrong with it."""
 
 
 @attrs.frozen
@@ -60,6 +60,20 @@ class Problems:
             raise DataError(f"{path}: {why} (pass on_error='skip' to skip such files and log them)")
         log.warning("skipping %s: %s", path, why)
         self.skipped.append((str(path), why))
+
+
+def fingerprint(records: Sequence[Record]) -> str:
+    """A sha256 over the records' paths, sizes and targets: changes if the data on disk changes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for r in records:
+        for part in (r.image, str(r.target)):
+            p = Path(part)
+            size = p.stat().st_size if p.exists() else -1
+            h.update(f"{p.name}:{size};".encode())
+        h.update(f"{r.patient}|{r.split}\n".encode())
+    return h.hexdigest()
 
 
 def patient_label(records: Iterable[Record]) -> dict[str, int]:
@@ -115,6 +129,51 @@ def kfold_by_patient(records: Sequence[Record], k: int, fold: int, seed: int = 0
             "val": [attrs.evolve(r, split="val") for r in val]}
 
 
+@attrs.frozen(kw_only=True)
+class PipelineOptions:
+    """How a dataset's records become batches; unknown options are an error, not silently dropped.
+
+    Every dataset takes the common fields; the others only where the dataset lists them in
+    :attr:`Dataset.pipeline_options` (``patch_size`` and ``lesion_fraction`` are segmentation options).
+    """
+
+    batch_size: int = 32
+    augment: dict[str, float] | None = None  # None: the dataset's default; {}: none
+    seed: int = 0
+    deterministic: bool = False
+    repeat: bool = False  # forever (the caller sets steps_per_epoch)
+    cache: str | None = "memory"
+    patch_size: int | None = None  # train on random square crops
+    lesion_fraction: float | None = None  # draw this fraction of training examples from positive records
+    image_size: int | None = None  # resize to this side (datasets that resize, such as chest-xray)
+
+    COMMON = ("batch_size", "augment", "seed", "deterministic", "repeat", "cache")
+
+    @classmethod
+    def make(cls, **options: Any) -> PipelineOptions:
+        """Options from keyword arguments; an unknown name raises a :class:`MedzooError` listing the known."""
+        known = [f.name for f in attrs.fields(cls)]
+        bad = sorted(set(options) - set(known))
+        if bad:
+            raise MedzooError(f"unknown pipeline option(s) {bad}; known: {known}")
+        if options.get("batch_size", 1) < 1:
+            raise MedzooError(f"batch_size must be at least 1, got {options['batch_size']}")
+        return cls(**options)
+
+    def check(self, dataset: Dataset) -> dict[str, Any]:
+        """The options as keyword arguments of ``dataset.pipeline``; an option the dataset does not take, set
+        to other than its default, raises a :class:`MedzooError`."""
+        out: dict[str, Any] = {}
+        for f in attrs.fields(type(self)):
+            value = getattr(self, f.name)
+            if f.name in self.COMMON or f.name in dataset.pipeline_options:
+                out[f.name] = value
+            elif value != f.default:
+                raise MedzooError(f"dataset {dataset.name!r} does not take pipeline option {f.name}={value!r}; "
+                                  f"it takes {sorted({*self.COMMON, *dataset.pipeline_options})}")
+        return out
+
+
 class Dataset(abc.ABC):
     """A dataset in its on-disk layout. Plugins subclass this.
 
@@ -123,6 +182,12 @@ class Dataset(abc.ABC):
 
     name: str = ""
     task: str = ""
+    #: the :class:`PipelineOptions` beyond the common ones that :meth:`pipeline` and :meth:`batches` take
+    pipeline_options: frozenset[str] = frozenset()
+    #: how the array path fills pixels from outside the image when it rotates or shifts (``keras.ops.image``)
+    fill_mode: str = "constant"
+    #: augmentation strengths used when a recipe says ``augment=None`` (see :mod:`medzoo.augment`)
+    default_augment: dict[str, float] = {}
 
     def __init__(self, root: str | Path, on_error: str = "raise") -> None:
         self.root = Path(root)
@@ -141,6 +206,50 @@ class Dataset(abc.ABC):
                  **kwargs: Any) -> Any:
         """A ``tf.data.Dataset`` of ``(raw image, target)`` batches for ``records``."""
 
+    def decode(self, record: Record) -> tuple[Any, Any]:
+        """One record as ``(image (H, W, C) uint8, target)``: the label, or the mask ``(H, W, 1)`` in {0, 1}.
+
+        Every image of a dataset decodes to the same shape. Bad files raise :class:`DataError` naming them.
+        Needed by the array path (:meth:`batches` on backends other than TensorFlow).
+        """
+        raise NotImplementedError(f"dataset {self.name!r} has no decode(): it can only feed the TensorFlow backend")
+
+    def decode_settings(self) -> dict[str, Any]:
+        """What :meth:`decode`'s output depends on besides the files (image size...): part of the cache key."""
+        return {}
+
+    def batches(self, records: Sequence[Record], training: bool = False,
+                options: PipelineOptions | None = None, backend: str | None = None, steps: int | None = None,
+                **kwargs: Any) -> Any:
+        """Batches of ``(raw image, target)`` for ``records``, for the current Keras backend.
+
+        On TensorFlow, the dataset's tf.data :meth:`pipeline`; elsewhere (or with ``backend="arrays"``), a
+        :class:`medzoo.loader.ArrayBatches` over the records decoded once (:mod:`medzoo.arrays`), which needs
+        no TensorFlow. ``options`` (or keyword arguments, as in :meth:`PipelineOptions.make`) say how;
+        ``steps`` fixes the array path's batches per epoch (the tf.data path repeats with ``repeat=True``).
+        """
+        opts = options if options is not None else PipelineOptions.make(**kwargs)
+        if options is not None and kwargs:
+            opts = attrs.evolve(opts, **kwargs)
+        checked = opts.check(self)
+        if not records:
+            raise MedzooError("no records to build batches from")
+        if backend is None:
+            import keras
+
+            backend = keras.backend.backend()
+        if backend == "tensorflow":
+            return self.pipeline(list(records), training=training, **checked)
+        from medzoo.loader import ArrayBatches
+
+        return ArrayBatches.from_dataset(self.configured(opts), list(records), training=training, options=opts,
+                                         steps=steps)
+
+    def configured(self, options: PipelineOptions) -> Dataset:
+        """This dataset as :meth:`decode` should see it under ``options`` (a copy with another
+        ``image_size``, say); the default is the dataset itself."""
+        return self
+
     def class_weights(self, records: Sequence[Record]) -> dict[int, float] | None:
         """Balanced class weights (n / (k * n_c)) for classification; None for segmentation."""
         return None
@@ -153,3 +262,21 @@ class Dataset(abc.ABC):
     def skipped(self) -> list[tuple[str, str]]:
         """Files skipped with ``on_error="skip"`` and why."""
         return self.problems.skipped
+
+
+def open_dataset(name: str, root: str | Path | None = None, on_error: str = "raise", **kwargs: Any) -> Dataset:
+    """Open the registered dataset ``name`` at ``root``; with ``root=None``, a synthetic copy in its real layout."""
+    from medzoo.registry import registry
+
+    spec = registry().get("datasets", name)
+    if root is None:
+        from medzoo.synthetic import synthetic_root
+
+        root = synthetic_root(spec)
+    return spec.open(root, on_error=on_error, **kwargs)
+
+
+def recipe_splits(dataset: Dataset, recipe: Any) -> dict[str, list[Record]]:
+    """The patient split a recipe trains and is evaluated with (its ``val_fraction`` and ``seed``): the one
+    place where training, evaluation and the cards compute it."""
+    return dataset.splits(val_fraction=recipe.val_fraction, seed=recipe.seed)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from medzoo.data import DataError
-from medzoo.registry import MedzooError, registry
+from medzoo.errors import DataError, MedzooError
+from medzoo.registry import registry
 
 MULTIPLE = 16  # fully convolutional models here pool four times
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -140,9 +140,9 @@ def _load_model(name: str, weights: Any) -> Any:
 
     if isinstance(weights, keras.Model):
         return weights
-    import medzoo
+    from medzoo.weights import load_entry
 
-    return medzoo.load(name, weights=weights)
+    return load_entry(name, weights=weights)
 
 
 def _default_threshold(name: str) -> float:

@@ -19,29 +19,14 @@ import attrs
 import pluggy
 
 from medzoo import hookspecs
+from medzoo.errors import DuplicateNameError, MedzooError, PluginLoadWarning, UnknownNameError
 from medzoo.specs import DatasetSpec, Entry, ModelSpec, TaskSpec
+
+__all__ = ["DuplicateNameError", "MedzooError", "PluginInfo", "PluginLoadWarning", "Registry", "UnknownNameError",
+           "build_registry", "registry", "reset"]
 
 GROUP = "medzoo"
 ENV_PLUGINS = "MEDZOO_PLUGINS"
-
-
-class MedzooError(Exception):
-    """A user-facing error: the CLI prints its message on one line, without a traceback."""
-
-
-class UnknownNameError(MedzooError, KeyError):
-    """A name that is not registered; the message suggests the closest names."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-class DuplicateNameError(MedzooError):
-    """Two plugins register the same name."""
-
-
-class PluginLoadWarning(UserWarning):
-    """A plugin failed to load; the others keep working."""
 
 
 @attrs.frozen

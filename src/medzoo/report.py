@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medzoo.registry import MedzooError, registry
+from medzoo.data import open_dataset, recipe_splits
+from medzoo.errors import MedzooError
+from medzoo.registry import registry
 from medzoo.specs import Entry, resolve
 
 
@@ -91,12 +93,10 @@ def evaluate_entry(entry: str | Entry, data: str | Path | None = None, split: st
     Returns:
         The metrics dict, also written to ``out/metrics.json``.
     """
-    from medzoo.runner import open_data
-
     entry = registry().get("entries", entry) if isinstance(entry, str) else entry
     recipe = entry.recipe
-    dataset = open_data(entry, data, on_error)
-    splits = dataset.splits(val_fraction=recipe.val_fraction, seed=recipe.seed)
+    dataset = open_dataset(entry.dataset, data, on_error=on_error)
+    splits = recipe_splits(dataset, recipe)
     available = sorted(k for k, v in splits.items() if v)
     if not splits.get(split):
         hint = " (this dataset has no published test split)" if split == "test" else ""
@@ -105,9 +105,9 @@ def evaluate_entry(entry: str | Entry, data: str | Path | None = None, split: st
     if _is_model(weights):
         model, weights_desc = weights, f"in-memory model {getattr(weights, 'name', '')}".strip()
     else:
-        from medzoo import load
+        from medzoo.weights import load_entry
 
-        model, weights_desc = load(entry.name, weights=weights), str(weights)
+        model, weights_desc = load_entry(entry.name, weights=weights), str(weights)
     records = splits[split]
     if entry.task == "classification" and split != "val" and splits.get("val") and "val_records" not in kwargs:
         kwargs["val_records"] = splits["val"]

@@ -13,14 +13,16 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from medzoo.registry import MedzooError, registry
+from medzoo.data import PipelineOptions, fingerprint, open_dataset, recipe_splits
+from medzoo.distribution import Placement, activate, patch_for_multiworker, place, worker_dir
+from medzoo.errors import MedzooError
+from medzoo.registry import registry
 from medzoo.specs import Entry, Recipe, resolve
 
 log = logging.getLogger("medzoo.runner")
@@ -38,95 +40,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def fingerprint(records: list[Any]) -> str:
-    """A sha256 over the records' paths, sizes and targets: changes if the data on disk changes."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for r in records:
-        for part in (r.image, str(r.target)):
-            p = Path(part)
-            size = p.stat().st_size if p.exists() else -1
-            h.update(f"{p.name}:{size};".encode())
-        h.update(f"{r.patient}|{r.split}\n".encode())
-    return h.hexdigest()
-
-
-def choose_strategy(strategy: Any = "auto") -> Any:
-    """``"auto"``: MultiWorkerMirroredStrategy when ``TF_CONFIG`` is set, MirroredStrategy over several
-    GPUs, else the default strategy. Pass ``"mirrored"``, ``"multiworker"``, ``"default"`` or an object."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    if not isinstance(strategy, str):
-        return strategy
-    if strategy == "auto":
-        if os.environ.get("TF_CONFIG"):
-            strategy = "multiworker"
-        elif len(tf.config.list_logical_devices("GPU")) > 1:
-            strategy = "mirrored"
-        else:
-            strategy = "default"
-    if strategy == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if strategy == "default":
-        return tf.distribute.get_strategy()
-    raise MedzooError(f"unknown strategy {strategy!r}; use auto, default, mirrored or multiworker")
-
-
-def worker_dir(run_dir: Path, strat: Any) -> Path:
-    """Where this process writes: ``run_dir`` itself, except on the non-chief workers of a
-    ``MultiWorkerMirroredStrategy``, which keep their own log, history and checkpoints in
-    ``run_dir/<task type>-<index>`` so that no two processes write the same file."""
-    resolver = getattr(strat, "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    if not task_type:
-        return run_dir
-    jobs = resolver.cluster_spec().jobs
-    chief = task_type == "chief" or (task_type == "worker" and resolver.task_id == 0 and "chief" not in jobs)
-    return run_dir if chief else run_dir / f"{task_type}-{resolver.task_id}"
-
-
-def _patch_for_multiworker(model: Any, strat: Any, dataset: Any) -> None:
-    """Work around two Keras 3 bugs with ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585).
-
-    1. ``fit`` starts by ``strategy.reduce``-ing a whole ``(x, y)`` batch to build the metric, loss and
-       optimizer state, which that strategy cannot reduce ("Attempt to convert a value (PerReplica...)"):
-       the state is built here from the dataset's element spec and that step, then only a shape probe, skipped.
-    2. Each step's logs are averaged over the replicas with ``strategy.reduce("MEAN", v, axis=0)``, which fails
-       on scalars: the steps return them as 1-vectors, whose mean along axis 0 is the mean over the replicas.
-       (The epoch's logs are read from the metrics' variables, summed over all workers, as usual.)
-    """
-    import tensorflow as tf
-
-    with strat.scope():
-        model._symbolic_build(data_batch=dataset.element_spec)
-    model._maybe_symbolic_build = lambda *args, **kwargs: None
-
-    def as_vectors(step: Any) -> Any:
-        def wrapped(data: Any) -> Any:
-            return {k: tf.reshape(v, (1,)) for k, v in step(data).items()}
-
-        return wrapped
-
-    model.train_step = as_vectors(model.train_step)
-    model.test_step = as_vectors(model.test_step)
-
-
-def _gpu_present() -> bool:
-    try:
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    except ImportError:
-        return False
-
-
 def _optimizer(recipe: Recipe) -> Any:
     import keras
 
@@ -139,9 +52,7 @@ def _optimizer(recipe: Recipe) -> Any:
 
 def open_data(entry: Entry, data: str | Path | None, on_error: str = "raise") -> Any:
     """The entry's dataset at ``data`` (its synthetic default when ``None``)."""
-    from medzoo import get_dataset
-
-    return get_dataset(entry.dataset, data, on_error=on_error)
+    return open_dataset(entry.dataset, data, on_error=on_error)
 
 
 @attrs.define
@@ -202,10 +113,10 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 
 def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | None = None, *,
-          resume: bool = False, strategy: Any = "auto", mixed_precision: bool | None = None,
+          resume: bool = False, strategy: Any = "auto", mixed_precision: bool | str | None = None,
           jit_compile: bool | None = None, seed: int | None = None, deterministic: bool = False,
           on_error: str = "raise", verbose: int | str = "auto", evaluate: bool = True,
-          **overrides: Any) -> Run:
+          initial_weights: str | Path | None = None, loader: str = "auto", **overrides: Any) -> Run:
     """Train zoo entry ``entry`` on the data at ``data``.
 
     Args:
@@ -213,29 +124,35 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
         data: dataset root in its published layout; ``None`` trains on the dataset's synthetic default.
         out: the run directory (default ``runs/<entry>-<time>``).
         resume: continue the run in ``out`` from its last completed epoch.
-        strategy: ``"auto"`` (see :func:`choose_strategy`) or a ``tf.distribute.Strategy``.
-        mixed_precision: ``mixed_float16``; default on when a GPU is present.
-        jit_compile: XLA; default on when a GPU is present.
+        strategy: ``"auto"`` or a choice of :func:`medzoo.distribution.place` (``tf.distribute`` on
+            TensorFlow, ``keras.distribution.DataParallel`` on JAX).
+        mixed_precision: ``None`` (auto: ``mixed_bfloat16`` on accelerators that support it,
+            ``mixed_float16`` on older GPUs, float32 on CPUs), ``True``, ``False`` or a policy name.
+        jit_compile: XLA; default on for JAX and on GPUs.
         seed: seed for splits, shuffling, augmentation and initialisation (default the recipe's).
         deterministic: also make TensorFlow's kernels deterministic (same history on the CPU).
         on_error: ``"raise"`` or ``"skip"`` bad files (skips are listed in the log).
         verbose: Keras progress (``"auto"``: a bar on a terminal, a line per epoch otherwise).
         evaluate: evaluate the best checkpoint on the validation split when training ends.
+        initial_weights: start from these weights (``"default"``: the entry's shipped ones, or a path/URL as
+            in :func:`medzoo.load`) instead of a fresh initialisation: fine-tuning. A resumed run continues
+            from its own checkpoint instead.
+        loader: ``"auto"`` (tf.data on TensorFlow, decoded arrays elsewhere), ``"tfdata"`` or ``"arrays"``.
         **overrides: any :class:`~medzoo.specs.Recipe` field (``epochs``, ``batch_size``, ...).
 
     Returns:
         A :class:`Run` with the trained model (best weights) and its directory.
     """
-    import keras
-
     reg = registry()
     entry = reg.get("entries", entry) if isinstance(entry, str) else entry
     recipe = entry.recipe.evolve(**overrides)
     if seed is not None:
         recipe = attrs.evolve(recipe, seed=seed)
-    strat = choose_strategy(strategy)  # first: a multi-worker strategy must exist before other TF work
+    if loader not in LOADERS:
+        raise MedzooError(f"unknown loader {loader!r}; choose from {LOADERS}")
+    placement = place(strategy, mixed_precision, jit_compile)  # first: a multi-worker strategy precedes other TF work
     run_dir = Path(out) if out is not None else Path("runs") / f"{entry.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = worker_dir(run_dir, strat)
+    run_dir = worker_dir(run_dir, placement.strategy)
     if run_dir.exists() and any(run_dir.iterdir()) and not resume:
         if (run_dir / "config.json").exists():
             raise MedzooError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
@@ -246,97 +163,124 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
     root_log.addHandler(handler)
     root_log.setLevel(logging.INFO)
     try:
-        return _train(entry, recipe, data, run_dir, resume=resume, strat=strat,
-                      mixed_precision=mixed_precision, jit_compile=jit_compile, deterministic=deterministic,
-                      on_error=on_error, verbose=verbose, evaluate=evaluate, keras=keras)
+        return _train(entry, recipe, data, run_dir, placement, resume=resume, deterministic=deterministic,
+                      on_error=on_error, verbose=verbose, evaluate=evaluate, initial_weights=initial_weights,
+                      loader=loader)
     finally:
         root_log.removeHandler(handler)
         handler.close()
 
 
-def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bool, strat: Any,
-           mixed_precision: bool | None, jit_compile: bool | None, deterministic: bool, on_error: str,
-           verbose: int | str, evaluate: bool, keras: Any) -> Run:
-    reg = registry()
-    task = reg.get("tasks", entry.task)
-    model_spec = reg.get("models", entry.model)
-    keras.utils.set_random_seed(recipe.seed)
-    if deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+LOADERS = ("auto", "tfdata", "arrays")
 
-        tf.config.experimental.enable_op_determinism()
-    gpu = _gpu_present()
-    if mixed_precision if mixed_precision is not None else gpu:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    jit = jit_compile if jit_compile is not None else gpu
 
+@attrs.frozen
+class _Data:
+    """What the data phase hands to the others."""
+
+    dataset: Any
+    splits: dict[str, list[Any]]
+    train: Any
+    val: Any
+    class_weight: dict[int, float] | None
+    steps_per_epoch: int | None  # for fit: tf.data repeats forever; array batches know their length
+    loader: str
+
+
+def _prepare_data(entry: Entry, recipe: Recipe, data: Any, placement: Placement, *, on_error: str,
+                  deterministic: bool, loader: str) -> _Data:
+    """Open the dataset, split it by patient and make the training and validation feeds."""
     dataset = open_data(entry, data, on_error)
-    splits = dataset.splits(val_fraction=recipe.val_fraction, seed=recipe.seed)
+    splits = recipe_splits(dataset, recipe)
     if dataset.skipped:
         log.warning("skipped %d bad files: %s", len(dataset.skipped), dataset.skipped)
     train_recs, val_recs = splits["train"], splits.get("val", [])
     log.info("data %s: %d train / %d val records (%d / %d patients)", dataset.root, len(train_recs),
              len(val_recs), len({r.patient for r in train_recs}), len({r.patient for r in val_recs}))
-    n_replicas = strat.num_replicas_in_sync if strat is not None else 1
-    global_batch = recipe.batch_size * n_replicas
-
-    pipe_kwargs = dict(recipe.train_pipeline)
-    if recipe.patch_size:
-        pipe_kwargs["patch_size"] = recipe.patch_size
+    global_batch = recipe.batch_size * placement.replicas
     steps = recipe.steps_per_epoch
-    repeat = steps is not None
-    train_ds = dataset.pipeline(train_recs, training=True, batch_size=global_batch, augment=recipe.augment,
-                                seed=recipe.seed, deterministic=deterministic, repeat=repeat, **pipe_kwargs)
-    val_ds = dataset.pipeline(val_recs, training=False, batch_size=global_batch) if val_recs else None
+    if steps is None and len(train_recs) < global_batch:
+        raise MedzooError(f"{len(train_recs)} training records cannot fill one batch of {global_batch}; lower "
+                          f"batch_size or add data")
+    options = PipelineOptions.make(**{**recipe.train_pipeline, "batch_size": global_batch,
+                                      "augment": recipe.augment, "seed": recipe.seed,
+                                      "deterministic": deterministic, "repeat": steps is not None,
+                                      "patch_size": recipe.patch_size})
+    backend = placement.backend if loader in ("auto", "tfdata") else "arrays"
+    if loader == "tfdata" and placement.backend != "tensorflow":
+        raise MedzooError("loader='tfdata' needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
+    train_feed = dataset.batches(train_recs, training=True, options=options, backend=backend, steps=steps)
+    val_options = PipelineOptions(batch_size=global_batch, cache=options.cache)
+    val_feed = dataset.batches(val_recs, options=val_options, backend=backend) if val_recs else None
     class_weight = dataset.class_weights(train_recs) if recipe.class_weights else None
+    used = "tfdata" if backend == "tensorflow" else "arrays"
+    return _Data(dataset, splits, train_feed, val_feed, class_weight, steps if used == "tfdata" else None, used)
 
+
+def _write_config(run_dir: Path, entry: Entry, recipe: Recipe, data: _Data, placement: Placement,
+                  initial_weights: Any) -> dict[str, Any]:
+    import keras
+
+    train_recs, val_recs = data.splits["train"], data.splits.get("val", [])
     config = {
         "entry": entry.name, "model": entry.model, "dataset": entry.dataset, "task": entry.task,
-        "data_root": str(dataset.root), "recipe": attrs.asdict(recipe), "model_kwargs": entry.model_kwargs,
-        "class_weight": class_weight, "replicas": n_replicas,
-        "mixed_precision": keras.mixed_precision.global_policy().name,
-        "jit_compile": jit, "backend": keras.backend.backend(), "versions": _versions(),
+        "data_root": str(data.dataset.root), "recipe": attrs.asdict(recipe), "model_kwargs": entry.model_kwargs,
+        "class_weight": data.class_weight, "replicas": placement.replicas,
+        "initial_weights": None if initial_weights is None else str(initial_weights),
+        "mixed_precision": keras.mixed_precision.global_policy().name, "loader": data.loader,
+        **placement.describe(), "versions": _versions(),
         "data_fingerprint": fingerprint(train_recs + val_recs),
-        "splits": {k: sorted({r.patient for r in v}) for k, v in splits.items()},
-        "split_sizes": {k: len(v) for k, v in splits.items()},
+        "splits": {k: sorted({r.patient for r in v}) for k, v in data.splits.items()},
+        "split_sizes": {k: len(v) for k, v in data.splits.items()},
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    return config
 
-    def build() -> Any:
+
+def _build_model(entry: Entry, recipe: Recipe, placement: Placement, data: _Data, initial_weights: Any) -> Any:
+    """Build (and fine-tune from ``initial_weights``) and compile the entry's model under the placement."""
+    reg = registry()
+    task = reg.get("tasks", entry.task)
+    model_spec = reg.get("models", entry.model)
+    with placement.scope():
         model = model_spec.create(**entry.model_kwargs)
+        if initial_weights is not None:
+            from medzoo.weights import load_into, weights_path
+
+            path = weights_path(entry, initial_weights)
+            load_into(model, path, f"{entry.name!r} ({entry.model})")
+            log.info("initial weights: %s", path)
         model.compile(optimizer=_optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
-                      metrics=resolve(task.metrics)(), jit_compile=jit)
-        return model
+                      metrics=resolve(task.metrics)(), jit_compile=placement.jit)
+    if placement.strategy is not None:
+        patch_for_multiworker(model, placement.strategy, data.train)
+    return model
 
-    if strat is not None:
-        with strat.scope():
-            model = build()
-        import tensorflow as tf
 
-        if isinstance(strat, tf.distribute.MultiWorkerMirroredStrategy):
-            _patch_for_multiworker(model, strat, train_ds)
-    else:
-        model = build()
+def _resume_state(run_dir: Path, monitor: str, mode: str) -> float | None:
+    """Trim ``history.csv`` to the epochs the backup has seen and return the best monitored value so far.
 
-    history_csv = run_dir / "history.csv"
-    backup = run_dir / "backup"
-    monitor = recipe.monitor if val_ds is not None else recipe.monitor.removeprefix("val_")
-    best_so_far = None
-    if resume:
-        # BackupAndRestore's metadata "epoch" counts the completed epochs (model and optimizer state are
-        # in backup/latest.weights.h5); history rows past it belong to an epoch that will be run again.
-        meta = backup / "training_metadata.json"
-        done = int(json.loads(meta.read_text()).get("epoch", 0)) if meta.exists() else 0
-        _trim_history(history_csv, done)
-        past = read_history(history_csv).get(monitor, [])
-        if past:
-            best_so_far = max(past) if recipe.monitor_mode == "max" else min(past)
-        log.info("resuming %s after %d completed epochs", run_dir, done)
+    BackupAndRestore's metadata "epoch" counts the completed epochs (model and optimizer state are in
+    ``backup/latest.weights.h5``); history rows past it belong to an epoch that will be run again.
+    """
+    history_csv, meta = run_dir / "history.csv", run_dir / "backup" / "training_metadata.json"
+    done = int(json.loads(meta.read_text()).get("epoch", 0)) if meta.exists() else 0
+    _trim_history(history_csv, done)
+    past = read_history(history_csv).get(monitor, [])
+    log.info("resuming %s after %d completed epochs", run_dir, done)
+    if not past:
+        return None
+    return max(past) if mode == "max" else min(past)
+
+
+def _callbacks(run_dir: Path, recipe: Recipe, monitor: str, best_so_far: float | None) -> list[Any]:
+    import keras
+
     cb = keras.callbacks
-    callbacks = [
+    return [
         cb.ReduceLROnPlateau(monitor=monitor, mode=recipe.monitor_mode, patience=recipe.reduce_lr_patience,
                              factor=recipe.reduce_lr_factor, min_lr=1e-6),  # before CSVLogger: logs the lr
-        cb.CSVLogger(str(history_csv), append=True),
+        cb.CSVLogger(str(run_dir / "history.csv"), append=True),
         cb.ModelCheckpoint(str(run_dir / "best.weights.h5"), monitor=monitor, mode=recipe.monitor_mode,
                            save_best_only=True, save_weights_only=True, initial_value_threshold=best_so_far),
         cb.ModelCheckpoint(str(run_dir / "last.weights.h5"), save_weights_only=True),
@@ -345,21 +289,42 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, *, resume: bo
         _EpochLog(log),
         # last, so that an epoch counts as done only once its history row, checkpoints and learning-rate
         # change are written: a kill in between repeats that epoch rather than losing its row
-        cb.BackupAndRestore(str(backup), save_freq="epoch", delete_checkpoint=False),
+        cb.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
     ]
+
+
+def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, placement: Placement, *, resume: bool,
+           deterministic: bool, on_error: str, verbose: int | str, evaluate: bool, initial_weights: Any,
+           loader: str) -> Run:
+    """The phases of a run: set up, data, config, model, callbacks, fit, report."""
+    import keras
+
+    keras.utils.set_random_seed(recipe.seed)
+    if deterministic and placement.backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    activate(placement)
+    feeds = _prepare_data(entry, recipe, data, placement, on_error=on_error, deterministic=deterministic,
+                          loader=loader)
+    config = _write_config(run_dir, entry, recipe, feeds, placement, initial_weights)
+    model = _build_model(entry, recipe, placement, feeds, initial_weights)
+    monitor = recipe.monitor if feeds.val is not None else recipe.monitor.removeprefix("val_")
+    best_so_far = _resume_state(run_dir, monitor, recipe.monitor_mode) if resume else None
     if verbose == "auto":
         import sys
 
         verbose = 1 if sys.stdout.isatty() else 2
-    log.info("training %s for up to %d epochs (batch %d, %s)", entry.name, recipe.epochs, global_batch,
-             config["mixed_precision"])
-    model.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, steps_per_epoch=steps,
-              class_weight=class_weight, callbacks=callbacks, verbose=verbose)
+    log.info("training %s for up to %d epochs (batch %d, %s, %s on %s, %s loader)", entry.name, recipe.epochs,
+             recipe.batch_size * placement.replicas, config["precision"], placement.backend,
+             ", ".join(placement.devices), feeds.loader)
+    model.fit(feeds.train, validation_data=feeds.val, epochs=recipe.epochs, steps_per_epoch=feeds.steps_per_epoch,
+              class_weight=feeds.class_weight, callbacks=_callbacks(run_dir, recipe, monitor, best_so_far),
+              verbose=verbose)
     if (run_dir / "best.weights.h5").exists():
         model.load_weights(run_dir / "best.weights.h5")
-    history = read_history(history_csv)
-    run = Run(run_dir, model, history, splits, dataset, entry, recipe)
-    if evaluate and val_recs:
+    run = Run(run_dir, model, read_history(run_dir / "history.csv"), feeds.splits, feeds.dataset, entry, recipe)
+    if evaluate and feeds.val is not None:
         from medzoo.report import report_run
 
         report_run(run)

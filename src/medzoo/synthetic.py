@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medzoo.errors import MedzooError
 from medzoo.paths import cache_dir
-from medzoo.registry import MedzooError
 from medzoo.specs import DatasetSpec, resolve
 
 

@@ -27,8 +27,9 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+from medzoo.errors import MedzooError
 from medzoo.paths import cache_dir as default_cache_dir
-from medzoo.registry import MedzooError, registry
+from medzoo.registry import registry
 from medzoo.specs import Entry, ModelSpec
 
 SUFFIXES = (".weights.h5", ".keras")
@@ -250,7 +251,23 @@ def _count_arrays(path: Path) -> int:
         return count(f)
 
 
-def _load_into(model: Any, path: Path, label: str) -> None:
+def weights_path(entry: Entry | None, weights: str | Path, cache_dir: str | Path | None = None,
+                 sha256: str | None = None) -> Path:
+    """The local file behind ``weights`` (``"default"``: ``entry``'s own), fetched and sha256-checked."""
+    if weights == "default":
+        if entry is None:
+            raise MedzooError("weights='default' needs a zoo entry")
+        if entry.weights is None:
+            raise _no_weights_error(entry)
+        file, expected = entry.weights.file, sha256 or entry.weights.sha256
+    else:
+        file = str(weights)
+        own = entry.weights if entry is not None else None
+        expected = sha256 or (own.sha256 if own is not None and own.file == file else None)
+    return resolve_file(file, expected, cache_dir)
+
+
+def load_into(model: Any, path: Path, label: str) -> None:
     """``model.load_weights(path)``, refusing a file whose arrays do not cover the model's weights exactly."""
     try:
         n_file, n_model = _count_arrays(path), len(model.weights)
@@ -285,18 +302,9 @@ def load_entry(name: str, weights: str | Path | None = "default", cache_dir: str
         model = spec.create(**kwargs)
         model.medzoo_entry = name
         return model
-    if weights == "default":
-        assert entry is not None
-        if entry.weights is None:
-            raise _no_weights_error(entry)
-        file, expected = entry.weights.file, sha256 or entry.weights.sha256
-    else:
-        file = str(weights)
-        own = entry.weights if entry is not None else None
-        expected = sha256 or (own.sha256 if own is not None and own.file == file else None)
-    path = resolve_file(file, expected, cache_dir)
+    path = weights_path(entry, weights, cache_dir, sha256)
     model = spec.create(**kwargs)
-    _load_into(model, path, f"{name!r} ({spec.name})")
+    load_into(model, path, f"{name!r} ({spec.name})")
     model.medzoo_entry = name
     return model
 

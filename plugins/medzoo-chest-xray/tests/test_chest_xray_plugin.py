@@ -74,7 +74,7 @@ def test_small_model_learns_synthetic(tmp_path: Path) -> None:
     keras.utils.set_random_seed(0)
     ds = ChestXray(write_synthetic(tmp_path, patients=48, size=64, seed=7, test_patients=0))
     parts = ds.splits(val_fraction=0.3, seed=0)
-    train = ds.pipeline(parts["train"], training=True, batch_size=8, seed=0, image_size=32)
+    train = ds.pipeline(parts["train"], training=True, batch_size=8, seed=0, image_size=32, deterministic=True)
     val = ds.pipeline(parts["val"], training=False, batch_size=32, image_size=32)
     layers = keras.layers
     model = keras.Sequential([keras.Input((32, 32, 1)), layers.Rescaling(1 / 255), layers.AveragePooling2D(4),

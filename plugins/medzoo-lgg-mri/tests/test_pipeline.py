@@ -65,7 +65,7 @@ def test_hflip_moves_image_and_mask_together() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (16, 8, 12, 3)).astype("float32")
     m = (rng.uniform(size=(16, 8, 12, 1)) > 0.7).astype("float32")
-    out = joint_augmenter({"hflip": 1.0}, seed=3)({"images": x, "segmentation_masks": m})
+    out = joint_augmenter({"hflip": 0.5}, seed=3)({"images": x, "segmentation_masks": m})
     xi, mi = np.asarray(out["images"]), np.asarray(out["segmentation_masks"])
     flipped = []
     for i in range(len(x)):
@@ -74,6 +74,8 @@ def test_hflip_moves_image_and_mask_together() -> None:
         assert same != flip, f"example {i} is neither kept nor flipped pixel for pixel"
         flipped.append(flip)
     assert 0 < sum(flipped) < len(x)  # some flipped, some not
+    always = joint_augmenter({"hflip": 1.0}, seed=3)({"images": x, "segmentation_masks": m})
+    np.testing.assert_array_equal(np.asarray(always["images"]), np.flip(x, axis=2))  # a probability of 1
 
 
 def test_no_augmentation_when_empty() -> None:

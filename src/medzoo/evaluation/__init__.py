@@ -34,7 +34,7 @@ def predict_batches(model: Any, dataset: Any, records: Sequence[Any],
     """
     if not records:
         raise ValueError("no records to evaluate")
-    ds = dataset.pipeline(list(records), training=False, batch_size=batch_size)
+    ds = dataset.batches(list(records), training=False, batch_size=batch_size)
     for x, y in ds:
         x = np.asarray(x)
         yield x, np.asarray(y), np.asarray(model.predict_on_batch(x), dtype=np.float32)

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from medzoo.data import SPLITS, DataError, Dataset, Record, split_by_patient
+from medzoo_chest_xray.augment import DEFAULT_AUGMENT
 from medzoo_chest_xray.check import IMAGE_SUFFIXES, check_images
 from medzoo_chest_xray.names import parse_name
 
@@ -39,8 +41,12 @@ class ChestXray(Dataset):
     name = "chest-xray"
     task = "classification"
     class_names = CLASS_NAMES
+    fill_mode = "nearest"  # rotated-in corners repeat the edge, as the tf.data path does
+    default_augment = DEFAULT_AUGMENT
+    pipeline_options = frozenset({"image_size"})
 
-    def __init__(self, root: str | Path, on_error: str = "raise", check: bool = True) -> None:
+    def __init__(self, root: str | Path, on_error: str = "raise", check: bool = True,
+                 image_size: int = IMAGE_SIZE) -> None:
         root = Path(root)
         while not (root / "train").is_dir() and (root / "chest_xray").is_dir():
             root = root / "chest_xray"
@@ -48,6 +54,7 @@ class ChestXray(Dataset):
         if not self.root.is_dir():
             raise DataError(f"{self.root}: no such folder (expected {LAYOUT})")
         self.check = check
+        self.image_size = int(image_size)
         self._records: list[Record] | None = None
 
     def split_dirs(self) -> list[Path]:
@@ -143,6 +150,30 @@ class ChestXray(Dataset):
             out["test"] = test
         return out
 
+    def decode(self, record: Record) -> tuple[np.ndarray, np.float32]:
+        """One X-ray as ``(S, S, 1)`` uint8 grayscale (S = ``image_size``), and its label.
+
+        Pillow decodes it (RGB to luma as ITU-R 601, 16-bit to 8-bit by /257) and resizes it bilinearly,
+        antialiased when it shrinks: what the tf.data path's decode does.
+        """
+        from medzoo_chest_xray.decode import read_gray
+
+        return read_gray(record.image, self.image_size), np.float32(record.target)
+
+    def configured(self, options: Any) -> ChestXray:
+        """A copy that decodes to ``options.image_size`` when that is set and differs."""
+        if not options.image_size or options.image_size == self.image_size:
+            return self
+        import copy
+
+        other = copy.copy(self)
+        other.image_size = int(options.image_size)
+        return other
+
+    def decode_settings(self) -> dict[str, Any]:
+        """The side images are resized to."""
+        return {"image_size": self.image_size}
+
     def class_weights(self, records: Sequence[Record]) -> dict[int, float] | None:
         """Balanced weights ``n / (2 * n_c)`` from ``records`` (pass the training split)."""
         counts = Counter(int(r.target) for r in records)
@@ -174,8 +205,8 @@ class ChestXray(Dataset):
 
     def pipeline(self, records: Sequence[Record], training: bool = False, batch_size: int = 32,
                  augment: dict[str, float] | None = None, seed: int = 0, deterministic: bool = False,
-                 repeat: bool = False, cache: str | None = "memory", image_size: int = IMAGE_SIZE,
-                 shuffle_buffer: int | None = None, **kwargs: Any) -> Any:
+                 repeat: bool = False, cache: str | None = "memory", image_size: int | None = None,
+                 shuffle_buffer: int | None = None) -> Any:
         """A ``tf.data.Dataset`` of ``(image float32 (N, S, S, 1) in [0, 255], label float32 (N,))``.
 
         Args:
@@ -189,14 +220,13 @@ class ChestXray(Dataset):
             deterministic: fixed order, for repeatable runs.
             repeat: repeat forever (the caller sets ``steps_per_epoch``).
             cache: ``"memory"`` (default), a file path prefix, or ``None``: where decoded uint8 images are kept.
-            image_size: side the images are resized to (256: what the study's CNNs expect).
+            image_size: side the images are resized to (default the dataset's ``image_size``, 256: what the
+                study's CNNs expect).
             shuffle_buffer: shuffle buffer (default: every record).
-            **kwargs: other pipeline options of other datasets, ignored (logged at debug level).
         """
         from medzoo_chest_xray.pipeline import classification_pipeline
 
-        if kwargs:
-            log.debug("pipeline ignores %s", sorted(kwargs))
+        image_size = image_size or self.image_size
         return classification_pipeline(list(records), training=training, batch_size=batch_size, augment=augment,
                                        seed=seed, deterministic=deterministic, repeat=repeat, cache=cache,
                                        image_size=image_size, shuffle_buffer=shuffle_buffer)

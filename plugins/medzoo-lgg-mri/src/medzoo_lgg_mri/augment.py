@@ -14,7 +14,7 @@ from typing import Any
 
 from keras_cv.layers import VectorizedBaseImageAugmentationLayer
 
-DEFAULT_AUGMENT: dict[str, float] = {"rotation": 0.05, "shift": 0.1, "shear": 0.1, "zoom": 0.1, "hflip": 1.0}
+DEFAULT_AUGMENT: dict[str, float] = {"rotation": 0.05, "shift": 0.1, "shear": 0.1, "zoom": 0.1, "hflip": 0.5}
 KEYS = frozenset({"rotation", "shift", "shear", "zoom", "hflip", "vflip"})
 
 
@@ -27,7 +27,7 @@ class RandomAffine(VectorizedBaseImageAugmentationLayer):
         shear: horizontal and vertical shear factors, each uniform in ±``shear``.
         zoom: the sampled region's height and width are each scaled by a factor uniform in
             [1 - ``zoom``, 1 + ``zoom``] (below 1 zooms in).
-        hflip: non-zero: a left-right flip half of the time. ``vflip``: the same, up-down.
+        hflip: probability of a left-right flip. ``vflip``: the same, up-down.
         seed: seed of the layer's random generator.
 
     Pixels from outside the image are 0 (the MRI background). A flip alone moves whole pixels, so it is exact.
@@ -38,7 +38,7 @@ class RandomAffine(VectorizedBaseImageAugmentationLayer):
         super().__init__(seed=seed, **kwargs)
         self.rotation, self.shift, self.shear, self.zoom = (float(rotation), float(shift), float(shear),
                                                             float(zoom))
-        self.hflip, self.vflip = bool(hflip), bool(vflip)
+        self.hflip, self.vflip = float(hflip), float(vflip)
         self.seed = seed
 
     def _uniform(self, n: Any, half: float, centre: float = 0.0) -> Any:
@@ -48,12 +48,12 @@ class RandomAffine(VectorizedBaseImageAugmentationLayer):
             return tf.fill([n], centre)
         return self._random_generator.uniform([n], centre - half, centre + half)
 
-    def _flip(self, n: Any, on: bool) -> Any:
+    def _flip(self, n: Any, p: float) -> Any:
         import tensorflow as tf
 
-        if not on:
+        if not p:
             return tf.ones([n])
-        return tf.where(self._random_generator.uniform([n]) < 0.5, -1.0, 1.0)
+        return tf.where(self._random_generator.uniform([n]) < p, -1.0, 1.0)
 
     def get_random_transformation_batch(self, batch_size: Any, images: Any = None, **kwargs: Any) -> dict[str, Any]:
         """One projective transform (8 numbers, TF's convention) per image of the batch."""

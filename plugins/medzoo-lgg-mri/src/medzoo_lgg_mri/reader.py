@@ -66,6 +66,9 @@ class LGGMRI(Dataset):
 
     name = "lgg-mri"
     task = "segmentation"
+    pipeline_options = frozenset({"patch_size", "lesion_fraction"})
+    fill_mode = "constant"  # the MRI background is black
+    default_augment = {"rotation": 0.05, "shift": 0.1, "shear": 0.1, "zoom": 0.1, "hflip": 0.5}
 
     def __init__(self, root: str | Path, on_error: str = "raise") -> None:
         root = Path(root)
@@ -159,6 +162,11 @@ class LGGMRI(Dataset):
         return {"root": str(self.root), "patients": len({r.patient for r in recs}), "slices": len(recs),
                 "slices_with_lesion": sum(r.meta["positive"] for r in recs), "skipped": len(self.skipped)}
 
+    def decode(self, record: Record) -> tuple[np.ndarray, np.ndarray]:
+        """One slice as ``(H, W, 3)`` uint8 and its mask as ``(H, W, 1)`` uint8 in {0, 1}."""
+        image = read_image(record.image)
+        return image, read_mask(str(record.target), image.shape[:2])
+
     def load_arrays(self, records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
         """Decode ``records`` into ``(N, H, W, 3)`` uint8 images and ``(N, H, W, 1)`` {0, 1} masks."""
         images = np.stack([read_image(r.image) for r in records])
@@ -168,14 +176,15 @@ class LGGMRI(Dataset):
     def pipeline(self, records: Sequence[Record], training: bool = False, batch_size: int = 16,
                  augment: dict[str, float] | None = None, patch_size: int | None = None,
                  lesion_fraction: float | None = None, cache: str | None = "memory",
-                 deterministic: bool = False, seed: int = 0, repeat: bool = False, **kwargs: Any) -> Any:
+                 deterministic: bool = False, seed: int = 0, repeat: bool = False) -> Any:
         """A ``tf.data.Dataset`` of ``(image float32 [0, 255] (N, H, W, 3), mask float32 {0, 1} (N, H, W, 1))``.
 
         Args:
             records: the records to stream (decoded in parallel from disk).
             training: shuffle and augment (image and mask jointly; masks stay binary and aligned).
             batch_size: examples per batch.
-            augment: augmentation strengths (``rotation``, ``shift``, ``shear``, ``zoom``, ``hflip``);
+            augment: augmentation strengths (``rotation``, ``shift``, ``shear``, ``zoom``, ``hflip`` and ``vflip``
+                probabilities);
                 ``None`` uses :data:`medzoo_lgg_mri.augment.DEFAULT_AUGMENT`; ``{}`` turns it off.
             patch_size: train on random ``patch_size``² crops (the U-Net is fully convolutional).
             lesion_fraction: draw this fraction of training examples from slices with a lesion, and
@@ -184,7 +193,6 @@ class LGGMRI(Dataset):
             deterministic: fixed order and seeds, for repeatable runs.
             seed: seed for shuffling, cropping and augmentation.
             repeat: repeat forever (the caller sets ``steps_per_epoch``).
-            **kwargs: other datasets' pipeline options, ignored here.
         """
         from medzoo_lgg_mri.pipeline import segmentation_pipeline
 

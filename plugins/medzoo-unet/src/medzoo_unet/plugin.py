@@ -33,7 +33,7 @@ def medzoo_entries() -> list[Entry]:
             task="segmentation",
             recipe=Recipe(optimizer="adam", learning_rate=1e-3, loss="dice", epochs=100, batch_size=16,
                           monitor="val_dice", monitor_mode="max", reduce_lr_factor=0.5, val_fraction=0.2,
-                          augment={"rotation": 0.05, "shift": 0.1, "shear": 0.1, "zoom": 0.1, "hflip": 1.0}),
+                          augment={"rotation": 0.05, "shift": 0.1, "shear": 0.1, "zoom": 0.1, "hflip": 0.5}),
             weights=UNET_LGG_WEIGHTS,
             summary="FLAIR abnormality segmentation of lower-grade glioma MRI slices (256×256×3).",
             study={"dice_bce": 0.8306, "dice_dice_loss": 0.8532, "split": "slice-level (not by patient)"},

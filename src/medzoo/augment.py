@@ -1,0 +1,132 @@
+"""Joint image + mask augmentation that runs on any Keras 3 backend, inside or outside a jitted function.
+
+It is split in two on purpose:
+
+* :func:`sample_affine` draws each image's random flip, rotation, shift, shear and zoom on the host, with
+  numpy, from an explicit ``numpy.random.Generator``, and composes them into one affine matrix per image.
+  A few numbers per image: cheap, seeded per batch, so a run repeats exactly whatever the worker order.
+* :func:`apply_affine` resamples a batch with those matrices, in ``keras.ops`` only: images bilinear, masks
+  nearest-neighbour (so they stay binary and aligned). It is a pure function of arrays, so it can be
+  jit-compiled (:func:`compile_fn`) and runs on the accelerator next to the train step.
+
+Strengths (``augment`` dicts):
+
+``hflip`` / ``vflip``
+    probability of a left-right / up-down flip per image.
+``rotation``
+    the angle is uniform in ±``rotation`` of a full turn (0.05 = ±18°).
+``shift``
+    horizontal and vertical shifts, each uniform in ±``shift`` of the side.
+``shear``
+    horizontal and vertical shear factors, each uniform in ±``shear``.
+``zoom``
+    the sampled region's side is scaled by a factor uniform in [1 - ``zoom``, 1 + ``zoom``] (below 1 zooms in).
+
+A flip alone lands on whole pixels, so it is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from medzoo.errors import MedzooError
+
+KEYS = frozenset({"hflip", "vflip", "rotation", "shift", "shear", "zoom"})
+FILL_MODES = ("constant", "nearest", "reflect", "wrap")
+
+
+def check_augment(augment: Mapping[str, float] | None, default: Mapping[str, float]) -> dict[str, float]:
+    """The strengths to use (``None`` → ``default``; ``{}`` → none); unknown keys and bad values are errors."""
+    aug = {k: float(v) for k, v in (default if augment is None else augment).items()}
+    bad = sorted(set(aug) - KEYS)
+    if bad:
+        raise MedzooError(f"unknown augmentation {bad}; known: {sorted(KEYS)}")
+    for key in ("hflip", "vflip"):
+        if not 0.0 <= aug.get(key, 0.0) <= 1.0:
+            raise MedzooError(f"augment[{key!r}] is a probability in [0, 1], got {aug[key]}")
+    for key in ("rotation", "shift", "shear", "zoom"):
+        if aug.get(key, 0.0) < 0:
+            raise MedzooError(f"augment[{key!r}] is a strength >= 0, got {aug[key]}")
+    if aug.get("zoom", 0.0) >= 1.0:
+        raise MedzooError(f"augment['zoom'] must be below 1, got {aug['zoom']}")
+    return aug
+
+
+def sample_affine(rng: np.random.Generator, n: int, height: int, width: int,
+                  augment: Mapping[str, float]) -> np.ndarray:
+    """``(n, 8)`` float32 transforms in ``keras.ops.image.affine_transform``'s convention.
+
+    Row ``[a0, a1, a2, b0, b1, b2, 0, 0]`` makes output pixel ``(x, y)`` sample the input at
+    ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``: here ``c + Z R S F (p - c) + t`` about the image centre ``c``,
+    with flip ``F``, shear ``S``, rotation ``R``, zoom ``Z`` and shift ``t``.
+    """
+    aug = dict(augment)
+
+    def uniform(key: str, centre: float = 0.0) -> np.ndarray:
+        half = aug.get(key, 0.0)
+        return rng.uniform(centre - half, centre + half, n) if half else np.full(n, centre)
+
+    def flips(key: str) -> np.ndarray:
+        p = aug.get(key, 0.0)
+        return np.where(rng.uniform(size=n) < p, -1.0, 1.0) if p else np.ones(n)
+
+    fx, fy = flips("hflip"), flips("vflip")
+    angle = uniform("rotation") * 2.0 * np.pi
+    shx, shy = uniform("shear"), uniform("shear")
+    scale = uniform("zoom", 1.0)
+    tx, ty = uniform("shift") * width, uniform("shift") * height
+    one, zero = np.ones(n), np.zeros(n)
+
+    def mat(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+        return np.stack([a, b, c, d], axis=1).reshape(n, 2, 2)
+
+    a = (mat(scale, zero, zero, scale) @ mat(np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle))
+         @ mat(one, shx, shy, one) @ mat(fx, zero, zero, fy))
+    centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
+    b = centre[None] + np.stack([tx, ty], axis=1) - a @ centre
+    out = np.stack([a[:, 0, 0], a[:, 0, 1], b[:, 0], a[:, 1, 0], a[:, 1, 1], b[:, 1], zero, zero], axis=1)
+    return out.astype(np.float32)
+
+
+def is_identity(transforms: np.ndarray) -> np.ndarray:
+    """Per row, whether the transform leaves the image as it is."""
+    ident = np.array([1, 0, 0, 0, 1, 0, 0, 0], np.float32)
+    return np.all(np.abs(transforms - ident) < 1e-6, axis=-1)
+
+
+def apply_affine(images: Any, transforms: Any, masks: Any = None, fill_mode: str = "constant") -> Any:
+    """Resample ``images`` (N, H, W, C) with ``transforms`` (N, 8); ``masks`` (N, H, W, 1) alike.
+
+    ``keras.ops`` only, any backend, jit-compatible. Images come back float32 (bilinear; pixels from outside
+    follow ``fill_mode``, 0 for ``"constant"``); masks float32 in {0, 1} (nearest neighbour, outside = 0).
+    Returns ``images`` or ``(images, masks)``.
+    """
+    from keras import ops
+
+    if fill_mode not in FILL_MODES:
+        raise MedzooError(f"fill_mode must be one of {FILL_MODES}, got {fill_mode!r}")
+    t = ops.cast(transforms, "float32")
+    x = ops.image.affine_transform(ops.cast(images, "float32"), t, interpolation="bilinear", fill_mode=fill_mode)
+    if masks is None:
+        return x
+    m = ops.image.affine_transform(ops.cast(masks, "float32"), t, interpolation="nearest", fill_mode="constant")
+    return x, ops.cast(m > 0.5, "float32")
+
+
+def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled for the current Keras backend: ``jax.jit`` on JAX, a ``tf.function`` on TensorFlow."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, reduce_retracing=True)
+    return fn
