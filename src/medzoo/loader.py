@@ -132,9 +132,9 @@ class ArrayBatches(keras.utils.PyDataset):
         x, y = self.images[idx], self.targets[idx]
         if self.patch_size:
             x, y = self._crop(x, y, centre, self._rng(index, 1))
+        y = y.astype(np.float32)  # labels and masks as the losses and metrics expect them, as on tf.data
         if not self.training:
             return x, y
-        y = y if self.segmentation else y.astype(np.float32)
         if self._aug is not None:
             t = sample_affine(self._rng(index, 2), len(x), x.shape[1], x.shape[2], self.augment)
             if not is_identity(t).all():

@@ -71,7 +71,7 @@ class Dice(keras.metrics.Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        t = ops.cast(y_true > 0.5, "float32")
+        t = ops.cast(ops.cast(y_true, "float32") > 0.5, "float32")
         p = ops.cast(y_pred > self.threshold, "float32")
         self.inter.assign_add(ops.sum(t * p))
         self.total.assign_add(ops.sum(t) + ops.sum(p))
