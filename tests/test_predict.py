@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import medzoo
+import medzoo.weights
 from medzoo.cli import main
 from medzoo.data import DataError
 from medzoo.predict import predict_files

@@ -163,3 +163,38 @@ def test_every_pair_bad_raises_even_when_skipping(tmp_path: Path) -> None:
     (case / "TCGA_XX_0001_20000101_1_mask.tif").write_text("junk")
     with pytest.raises(DataError, match="no readable slice/mask pairs"):
         LGGMRI(tmp_path / "root", on_error="skip").records()
+
+
+def test_16_bit_and_float_slices_are_rescaled_as_predict_reads_them(tmp_path: Path) -> None:
+    """A 16-bit slice is scaled by its maximum and a float slice in [0, 1] by 255 (never wrapped around), the
+    same rule as ``medzoo predict``'s reader, so training and prediction see the same pixels."""
+    from medzoo.images import read_pixels
+    from medzoo_lgg_mri.reader import read_image
+
+    wide = np.array([[0, 255, 256, 1000, 4095]], np.uint16)
+    tifffile.imwrite(tmp_path / "wide.tif", wide)
+    got = read_image(tmp_path / "wide.tif")[..., 0]
+    np.testing.assert_array_equal(got, np.rint(wide / 4095 * 255).astype(np.uint8))  # 0 16 16 62 255
+    np.testing.assert_array_equal(got, np.rint(read_pixels(tmp_path / "wide.tif")[..., 0]).astype(np.uint8))
+    unit = np.array([[0.0, 0.25, 0.5, 1.0]], np.float32)
+    tifffile.imwrite(tmp_path / "unit.tif", unit)
+    np.testing.assert_array_equal(read_image(tmp_path / "unit.tif")[..., 0], [[0, 64, 128, 255]])
+    tifffile.imwrite(tmp_path / "nan.tif", np.array([[0.0, np.nan]], np.float32))
+    with pytest.raises(DataError, match=r"nan\.tif: the image holds NaN"):
+        read_image(tmp_path / "nan.tif")
+
+
+@pytest.mark.parametrize("values", [[0, 7], [0, 128, 255]])
+def test_a_mask_that_is_not_binary_is_named(tmp_path: Path, values: list[int]) -> None:
+    from medzoo_lgg_mri.reader import read_mask
+
+    mask = np.zeros((4, 4), np.uint8)
+    mask[0, : len(values)] = values
+    tifffile.imwrite(tmp_path / "m_mask.tif", mask)
+    with pytest.raises(DataError, match=r"m_mask\.tif: not a binary mask"):
+        read_mask(tmp_path / "m_mask.tif")
+    tifffile.imwrite(tmp_path / "ok_mask.tif", (mask > 0).astype(np.uint8))  # 0/1 masks are fine
+    assert read_mask(tmp_path / "ok_mask.tif").max() == 1
+    tifffile.imwrite(tmp_path / "frac_mask.tif", np.array([[0.0, 0.3]], np.float32))
+    with pytest.raises(DataError, match="not a binary mask"):
+        read_mask(tmp_path / "frac_mask.tif")
