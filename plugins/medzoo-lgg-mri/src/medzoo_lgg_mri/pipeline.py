@@ -9,7 +9,7 @@ import numpy as np
 
 from medzoo.data import Record
 from medzoo_lgg_mri.augment import joint_augmenter
-from medzoo_lgg_mri.reader import read_image, read_mask
+from medzoo_lgg_mri.files import read_image, read_mask
 
 
 def _decode(image_path: bytes, mask_path: bytes) -> tuple[np.ndarray, np.ndarray]:
