@@ -116,7 +116,8 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
           resume: bool = False, strategy: Any = "auto", mixed_precision: bool | str | None = None,
           jit_compile: bool | None = None, seed: int | None = None, deterministic: bool = False,
           on_error: str = "raise", verbose: int | str = "auto", evaluate: bool = True,
-          initial_weights: str | Path | None = None, loader: str = "auto", **overrides: Any) -> Run:
+          initial_weights: str | Path | None = None, loader: str = "auto", callbacks: list[Any] | None = None,
+          **overrides: Any) -> Run:
     """Train zoo entry ``entry`` on the data at ``data``.
 
     Args:
@@ -138,6 +139,7 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
             in :func:`medzoo.load`) instead of a fresh initialisation: fine-tuning. A resumed run continues
             from its own checkpoint instead.
         loader: ``"auto"`` (tf.data on TensorFlow, decoded arrays elsewhere), ``"tfdata"`` or ``"arrays"``.
+        callbacks: extra ``keras.callbacks.Callback`` objects, run before the runner's own.
         **overrides: any :class:`~medzoo.specs.Recipe` field (``epochs``, ``batch_size``, ...).
 
     Returns:
@@ -165,7 +167,7 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
     try:
         return _train(entry, recipe, data, run_dir, placement, resume=resume, deterministic=deterministic,
                       on_error=on_error, verbose=verbose, evaluate=evaluate, initial_weights=initial_weights,
-                      loader=loader)
+                      loader=loader, callbacks=list(callbacks or []))
     finally:
         root_log.removeHandler(handler)
         handler.close()
@@ -295,7 +297,7 @@ def _callbacks(run_dir: Path, recipe: Recipe, monitor: str, best_so_far: float |
 
 def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, placement: Placement, *, resume: bool,
            deterministic: bool, on_error: str, verbose: int | str, evaluate: bool, initial_weights: Any,
-           loader: str) -> Run:
+           loader: str, callbacks: list[Any]) -> Run:
     """The phases of a run: set up, data, config, model, callbacks, fit, report."""
     import keras
 
@@ -319,7 +321,8 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, placement: Pl
              recipe.batch_size * placement.replicas, config["precision"], placement.backend,
              ", ".join(placement.devices), feeds.loader)
     model.fit(feeds.train, validation_data=feeds.val, epochs=recipe.epochs, steps_per_epoch=feeds.steps_per_epoch,
-              class_weight=feeds.class_weight, callbacks=_callbacks(run_dir, recipe, monitor, best_so_far),
+              class_weight=feeds.class_weight,
+              callbacks=callbacks + _callbacks(run_dir, recipe, monitor, best_so_far),
               verbose=verbose)
     if (run_dir / "best.weights.h5").exists():
         model.load_weights(run_dir / "best.weights.h5")
