@@ -1,27 +1,32 @@
-"""Training throughput: medzoo's runner versus a plain ``model.fit`` on in-memory numpy arrays (the ceiling).
+"""Training throughput: medzoo's runner versus a plain ``model.fit`` on preloaded arrays (the ceiling), on
+whole epochs, for each Keras backend.
 
-For each case, two fresh subprocesses train the same model with the same compile (optimizer, loss and
-metrics of the entry's recipe) for 2 epochs of ``K`` steps:
+For each case and backend, two fresh subprocesses (``KERAS_BACKEND`` set) train the same model with the same
+compile (optimizer, loss and metrics of the entry's recipe) for 2 whole epochs over the same real training
+images:
 
-* runner: ``medzoo.train(entry, data, out=tmp, epochs=2, steps_per_epoch=K, evaluate=False)``, so the real
-  pipeline (decode, cache, shuffle, augmentation) and the runner's callbacks (checkpoints, backup, CSV log)
-  are in the loop;
-* ceiling: ``model.fit(x, y)`` on numpy arrays of decoded real images, no augmentation, no callbacks:
-  the speed of the model itself, free of any input-pipeline cost.
+* runner: ``medzoo.train(entry, root, epochs=2, evaluate=False)``, so the real data path (tf.data on
+  TensorFlow, decoded arrays elsewhere), the augmentation and the runner's callbacks (checkpoints, backup,
+  CSV log) are in the loop;
+* ceiling: the same images decoded beforehand into numpy arrays, fed by a bare generator that applies the same
+  augmentation (:mod:`medzoo.augment`, jit-compiled) to shuffled batches: ``model.fit(generator)`` with no
+  callback but the timer: the speed of the model plus the augmentation it needs.
 
 The 2nd epoch is timed by a Keras callback: ``train`` = epoch start to the end of its last training step
-(the images/s and the ratio), ``epoch`` = the whole epoch including the runner's epoch-end callbacks but
-excluding validation (validation is shrunk with ``val_fraction`` anyway, since it is not what is measured).
-Each subprocess's peak RSS comes from ``os.wait4``.
+(the images/s and the ratio), ``epoch`` = the whole epoch with the epoch-end callbacks, without validation
+(validation is shrunk with ``val_fraction``; it is not what is measured). Peak RSS per subprocess from
+``os.wait4``. ``--records N`` trains on N real training images (a patient-complete subset, linked into the
+published layout in a temporary folder) instead of all of them, to fit a time budget: each epoch is still a
+whole pass.
 
-Cases: ``cnn1`` (cnn1-chest-xray, 256×256×1, batch 32), ``unet`` (unet-lgg, 256×256×3, batch 16) and
-``unet-patch`` (unet-lgg with ``patch_size=128``, batch 16).
+Cases: ``cnn1`` (cnn1-chest-xray, 256×256×1) and ``unet`` (unet-lgg, whole 256×256×3 slices), at the
+recipe's batch size.
 
 Run::
 
-    python bench/training.py --data ../shared/data
+    python bench/training.py --data ../shared/data --backends tensorflow,jax [--records 640]
 
-Prints images/s, runner/ceiling ratios (target >= 0.95) and peak RSS; writes ``bench/results/training.json``.
+Prints images/s, runner/ceiling ratios (target >= 0.9) and peak RSS; writes ``bench/results/training.json``.
 """
 
 from __future__ import annotations
@@ -39,10 +44,10 @@ from typing import Any
 from _common import DEFAULT_DATA, load_now, machine, ratio, write_result
 
 CASES: dict[str, dict[str, Any]] = {
-    "cnn1": {"entry": "cnn1-chest-xray", "data": "chest_xray", "steps": 4, "overrides": {}},
-    "unet": {"entry": "unet-lgg", "data": "kaggle_3m", "steps": 3, "overrides": {}},
-    "unet-patch": {"entry": "unet-lgg", "data": "kaggle_3m", "steps": 4, "overrides": {"patch_size": 128}},
+    "cnn1": {"entry": "cnn1-chest-xray", "data": "chest_xray", "overrides": {}},
+    "unet": {"entry": "unet-lgg", "data": "kaggle_3m", "overrides": {}},
 }
+BACKENDS = ("tensorflow", "jax")
 VAL_FRACTION = 0.03
 
 
@@ -86,28 +91,87 @@ def _timer() -> Any:
     return Timer()
 
 
-def _arrays(entry: Any, data: Path, n: int, patch: int | None, seed: int = 0) -> tuple[Any, Any, Any, Any]:
-    """``n`` decoded real training examples as numpy (random ``patch``² crops if set); the dataset; train records."""
+def subset_root(entry: Any, data: Path, records: int | None, dest: Path) -> Path:
+    """``data`` itself, or a folder of links to whole patients of ``entry``'s training split that hold about
+    ``records`` images, in the published layout (a patient of each label in turn, in the split's order)."""
+    import medzoo
+
+    if not records:
+        return data
+    ds = medzoo.get_dataset(entry.dataset, data)
+    train = ds.splits(val_fraction=entry.recipe.val_fraction, seed=entry.recipe.seed)["train"]
+    from medzoo.data import patient_label
+
+    by_patient: dict[str, list[Any]] = {}
+    for r in train:
+        by_patient.setdefault(r.patient, []).append(r)
+    labels = patient_label(train)
+    queues = [[p for p in by_patient if labels[p] == k] for k in sorted(set(labels.values()))]
+    chosen: list[Any] = []
+    while len(chosen) < records and any(queues):  # patients of each label in turn: both classes present
+        for q in queues:
+            if q and len(chosen) < records:
+                chosen += by_patient[q.pop(0)]
+    for r in chosen:
+        for f in (Path(r.image), Path(r.target) if isinstance(r.target, str) else None):
+            if f is None:
+                continue
+            link = dest / f.relative_to(ds.root)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(f.resolve())
+    return dest
+
+
+def _ceiling(entry: Any, recipe: Any, root: Path, timer: Any) -> None:
+    """``model.fit`` over a bare generator of augmented batches of preloaded arrays (see the module doc)."""
+    import keras
     import numpy as np
 
     import medzoo
+    from medzoo.arrays import decoded
+    from medzoo.augment import apply_affine, check_augment, compile_fn, sample_affine
+    from medzoo.distribution import activate, place
+    from medzoo.registry import registry
+    from medzoo.runner import _optimizer
+    from medzoo.specs import resolve
 
-    ds = medzoo.get_dataset(entry.dataset, data)
-    train = ds.splits(val_fraction=VAL_FRACTION, seed=entry.recipe.seed)["train"]
-    rng = np.random.default_rng(seed)
-    pick = [train[i] for i in rng.choice(len(train), size=min(n, len(train)), replace=False)]
-    xs, ys = [], []
-    for x, y in ds.pipeline(pick, training=False, batch_size=32, cache=None):
-        xs.append(x.numpy())
-        ys.append(y.numpy())
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if patch:
-        h, w = x.shape[1:3]
-        cy, cx = rng.integers(0, h - patch + 1, len(x)), rng.integers(0, w - patch + 1, len(x))
-        x = np.stack([a[i:i + patch, j:j + patch] for a, i, j in zip(x, cy, cx, strict=True)])
-        y = np.stack([a[i:i + patch, j:j + patch] for a, i, j in zip(y, cy, cx, strict=True)])
-    reps = -(-n // len(x))
-    return np.concatenate([x] * reps)[:n], np.concatenate([y] * reps)[:n], ds, train
+    ds = medzoo.get_dataset(entry.dataset, root)
+    train = ds.splits(val_fraction=VAL_FRACTION, seed=recipe.seed)["train"]
+    arrays = decoded(ds, train, cache=None)
+    x, y = arrays.images, arrays.targets.astype(np.float32)
+    seg = arrays.segmentation
+    aug = check_augment(recipe.augment, ds.default_augment)
+    fill = ds.fill_mode
+    fn = compile_fn((lambda a, t, m: apply_affine(a, t, m, fill_mode=fill)) if seg else
+                    (lambda a, t: apply_affine(a, t, fill_mode=fill)))
+    batch, n = recipe.batch_size, len(x)
+    steps = n // batch
+
+    cw = ds.class_weights(train) if recipe.class_weights else None
+    weights = np.array([cw[int(v)] for v in y], np.float32) if cw and not seg else None
+
+    def batches() -> Any:
+        rng = np.random.default_rng(recipe.seed)
+        while True:
+            order = rng.permutation(n)
+            for i in range(steps):
+                idx = np.sort(order[i * batch:(i + 1) * batch])
+                t = sample_affine(rng, batch, x.shape[1], x.shape[2], aug)
+                if seg:
+                    yield fn(x[idx], t, y[idx])
+                elif weights is not None:  # class weights as sample weights: generators take no class_weight
+                    yield fn(x[idx], t), y[idx], weights[idx]
+                else:
+                    yield fn(x[idx], t), y[idx]
+
+    placement = place()
+    activate(placement)
+    task = registry().get("tasks", entry.task)
+    keras.utils.set_random_seed(recipe.seed)
+    model = medzoo.create_model(entry.model, **entry.model_kwargs)
+    model.compile(optimizer=_optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
+                  metrics=resolve(task.metrics)(), jit_compile=placement.jit)
+    model.fit(batches(), steps_per_epoch=steps, epochs=2, callbacks=[timer], verbose=0)
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -115,74 +179,32 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     import keras
 
     import medzoo
-    import medzoo.runner as runner
-    from medzoo.registry import registry
-    from medzoo.specs import resolve
 
     entry = medzoo.get_entry(spec["entry"])
     recipe = entry.recipe.evolve(**spec["overrides"])
-    batch, steps, data = recipe.batch_size, spec["steps"], Path(spec["data"])
+    batch, root = recipe.batch_size, Path(spec["root"])
     timer = _timer()
     t0 = time.perf_counter()
     if spec["side"] == "runner":
-        source = "callback"
-        if hasattr(runner, "_EpochLog"):  # put the timer where the runner adds its own epoch logger
-            original = runner._EpochLog
-
-            def epoch_log(logger: Any) -> Any:
-                inner = original(logger)
-
-                class Both(type(timer)):
-                    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-                        super().on_epoch_begin(epoch, logs)
-                        inner.on_epoch_begin(epoch, logs)
-
-                    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-                        inner.on_epoch_end(epoch, logs)
-                        super().on_epoch_end(epoch, logs)
-
-                both = Both()
-                both.epochs = timer.epochs
-                return both
-
-            runner._EpochLog = epoch_log
-        else:
-            source = "train.log"
         with tempfile.TemporaryDirectory() as tmp:
-            medzoo.train(spec["entry"], data, out=Path(tmp) / "run", epochs=2, steps_per_epoch=steps,
-                         evaluate=False, verbose=0, val_fraction=VAL_FRACTION, **spec["overrides"])
-            log = (Path(tmp) / "run" / "train.log").read_text()
-        if source == "callback" and len(timer.epochs) == 2:
-            out = timer.summary(batch)
-        else:  # the runner changed: fall back to its log ("epoch 2 done in Ns", validation included)
-            import re
-
-            secs = [float(s) for s in re.findall(r"epoch \d+ done in ([\d.]+)s", log)]
-            out = {"source": "train.log", "steps": steps, "images": steps * batch,
-                   "epoch_seconds_with_val": secs[-1] if secs else None,
-                   "images_per_s": round(steps * batch / secs[-1], 2) if secs else None}
-        out["source"] = source
+            run = medzoo.train(spec["entry"], root, out=Path(tmp) / "run", epochs=2, evaluate=False, verbose=0,
+                               val_fraction=VAL_FRACTION, callbacks=[timer], **spec["overrides"])
+            loader = json.loads((run.dir / "config.json").read_text())["loader"]
     else:
-        task = registry().get("tasks", entry.task)
-        x, y, ds, train = _arrays(entry, data, steps * batch, recipe.patch_size)
-        model = medzoo.create_model(entry.model, **entry.model_kwargs)
-        keras.utils.set_random_seed(recipe.seed)
-        model.compile(optimizer=runner._optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
-                      metrics=resolve(task.metrics)(), jit_compile=False)
-        cw = ds.class_weights(train) if recipe.class_weights else None
-        model.fit(x, y, batch_size=batch, epochs=2, shuffle=True, class_weight=cw, callbacks=[timer], verbose=0)
-        out = timer.summary(batch)
-        out["source"] = "callback"
-    out.update({"batch_size": batch, "input": list(recipe.patch_size and (recipe.patch_size, recipe.patch_size)
-                                                   or ()), "total_seconds": round(time.perf_counter() - t0, 1),
-                "loadavg": load_now()})
+        _ceiling(entry, recipe, root, timer)
+        loader = "generator"
+    out = timer.summary(batch)
+    out.update({"batch_size": batch, "backend": keras.backend.backend(), "loader": loader,
+                "total_seconds": round(time.perf_counter() - t0, 1), "loadavg": load_now()})
     return out
 
 
-def run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run :func:`child` in a fresh interpreter; adds its peak RSS (``os.wait4``) to the result."""
+def run_child(spec: dict[str, Any], backend: str) -> dict[str, Any]:
+    """Run :func:`child` in a fresh interpreter on ``backend``; adds its peak RSS (``os.wait4``) to the result."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
     with tempfile.NamedTemporaryFile("r", suffix=".json") as f:
-        proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec), "--child-out", f.name])
+        proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec), "--child-out", f.name],
+                                env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         text = Path(f.name).read_text()
@@ -197,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding chest_xray/ and kaggle_3m/")
     p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {', '.join(CASES)}")
-    p.add_argument("--steps", type=int, default=None, help="steps per epoch (default per case)")
+    p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated Keras backends")
+    p.add_argument("--records", type=int, default=None,
+                   help="train on about this many real images (whole patients) instead of the whole split")
     p.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
@@ -209,28 +233,35 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"machine: {info['nproc']} cores, {info['cpu']}, load {load_now()}", flush=True)
     results: dict[str, Any] = {}
-    for name in [c.strip() for c in args.cases.split(",") if c.strip()]:
-        case = CASES[name]
-        data = args.data / case["data"]
-        if not data.is_dir():
-            print(f"{name}: {data} not found, skipped")
-            continue
-        steps = args.steps or case["steps"]
-        res: dict[str, Any] = {"entry": case["entry"], "overrides": case["overrides"], "steps_per_epoch": steps}
-        for side in ("runner", "ceiling"):
-            print(f"{name} {side} ({steps} steps x 2 epochs) ...", flush=True)
-            spec = {"entry": case["entry"], "data": str(data), "steps": steps, "overrides": case["overrides"],
-                    "side": side}
-            res[side] = r = run_child(spec)
-            print(f"  {r.get('images_per_s')} images/s (epoch without validation: {r.get('images_per_s_epoch')}), "
-                  f"peak RSS {r['peak_rss_mib']:.0f} MiB, load {r.get('loadavg')} {r.get('error', '')}", flush=True)
-        res["ratio"] = ratio(res["runner"].get("images_per_s"), res["ceiling"].get("images_per_s"))
-        res["ratio_epoch"] = ratio(res["runner"].get("images_per_s_epoch"), res["ceiling"].get("images_per_s_epoch"))
-        results[name] = res
-    print("\nrunner / ceiling (training steps of epoch 2; target >= 0.95):")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in [c.strip() for c in args.cases.split(",") if c.strip()]:
+            case = CASES[name]
+            data = args.data / case["data"]
+            if not data.is_dir():
+                print(f"{name}: {data} not found, skipped")
+                continue
+            import medzoo
+
+            root = subset_root(medzoo.get_entry(case["entry"]), data, args.records, Path(tmp) / name)
+            for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+                res: dict[str, Any] = {"entry": case["entry"], "overrides": case["overrides"], "backend": backend,
+                                       "records": args.records or "all"}
+                for side in ("runner", "ceiling"):
+                    print(f"{name} {backend} {side} (2 whole epochs) ...", flush=True)
+                    spec = {"entry": case["entry"], "root": str(root), "overrides": case["overrides"], "side": side}
+                    res[side] = r = run_child(spec, backend)
+                    print(f"  {r.get('images_per_s')} images/s over {r.get('images')} images (epoch without "
+                          f"validation: {r.get('images_per_s_epoch')}), peak RSS {r['peak_rss_mib']:.0f} MiB, load "
+                          f"{r.get('loadavg')} {r.get('error', '')}", flush=True)
+                res["ratio"] = ratio(res["runner"].get("images_per_s"), res["ceiling"].get("images_per_s"))
+                res["ratio_epoch"] = ratio(res["runner"].get("images_per_s_epoch"),
+                                           res["ceiling"].get("images_per_s_epoch"))
+                results[f"{name}-{backend}"] = res
+    print("\nrunner / ceiling (training steps of epoch 2; target >= 0.9):")
     for name, res in results.items():
-        print(f"  {name:10s} {res['ratio']}  (whole epoch without validation: {res['ratio_epoch']})")
-    write_result("training", {"machine": info, "val_fraction": VAL_FRACTION, "cases": results}, args.out)
+        print(f"  {name:18s} {res['ratio']}  (whole epoch without validation: {res['ratio_epoch']})")
+    write_result("training", {"machine": info, "val_fraction": VAL_FRACTION, "records": args.records or "all",
+                              "cases": results}, args.out)
     return 0
 
 
