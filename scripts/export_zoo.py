@@ -65,9 +65,9 @@ def _best_epoch(history: dict, monitor: str, mode: str) -> int | None:
 
 def entry_splits(entry: medzoo.Entry, data: str) -> dict:
     """The splits that ``medzoo evaluate`` uses for ``entry`` (its recipe's val_fraction and seed)."""
-    from medzoo.runner import open_data
+    from medzoo.data import open_dataset, recipe_splits
 
-    return open_data(entry, data).splits(val_fraction=entry.recipe.val_fraction, seed=entry.recipe.seed)
+    return recipe_splits(open_dataset(entry.dataset, data), entry.recipe)
 
 
 def main() -> None:

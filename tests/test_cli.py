@@ -133,6 +133,9 @@ def test_info_dataset_counts_a_synthetic_root(tmp_path: Path) -> None:
     assert {r[0] for r in rows} >= {"train", "val"}
     assert sum(int(r[1]) for r in rows) == 3
     assert sum(int(r[2]) for r in rows) == len(masks)
+    # the split shown is the one training and `medzoo evaluate` use for the entries on this dataset
+    recipe = medzoo.get_entry("unet-lgg").recipe
+    assert f"Split by patient (val_fraction={recipe.val_fraction}, seed={recipe.seed}) used by unet-lgg" in out
     assert sum(int(r[columns.index("lesion") + 1]) for r in rows) == lesions  # "no lesion" is two words
 
 

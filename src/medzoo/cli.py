@@ -208,13 +208,21 @@ def _dataset_counts(spec: Any, root: str, on_error: str) -> str:
     lines = [f"Data at {root}"]
     for key, value in dataset.summary().items():
         lines.append(f"  {key + ':':<22}{value}")
-    splits = dataset.splits()
-    classes = sorted({_class_of(r) for recs in splits.values() for r in recs})
-    rows = []
-    for split, recs in splits.items():
-        counts = Counter(_class_of(r) for r in recs)
-        rows.append((split, len({r.patient for r in recs}), len(recs), *(counts.get(c, 0) for c in classes)))
-    lines += ["", "Default split (by patient):", _table(rows, ("split", "patients", "records", *classes))]
+    # the splits that training and `medzoo evaluate` use: one per distinct recipe rule among this dataset's entries
+    rules: dict[tuple[float, int], list[str]] = {}
+    for entry in registry().entries.values():
+        if entry.dataset == spec.name:
+            rules.setdefault((entry.recipe.val_fraction, entry.recipe.seed), []).append(entry.name)
+    for (val_fraction, seed), names in sorted(rules.items()) or [((0.15, 0), [])]:
+        splits = dataset.splits(val_fraction=val_fraction, seed=seed)
+        classes = sorted({_class_of(r) for recs in splits.values() for r in recs})
+        rows = []
+        for split, recs in splits.items():
+            counts = Counter(_class_of(r) for r in recs)
+            rows.append((split, len({r.patient for r in recs}), len(recs), *(counts.get(c, 0) for c in classes)))
+        used_by = f" used by {', '.join(sorted(names))}" if names else ""
+        lines += ["", f"Split by patient (val_fraction={val_fraction}, seed={seed}){used_by}:",
+                  _table(rows, ("split", "patients", "records", *classes))]
     if dataset.skipped:
         lines.append(f"\nskipped {len(dataset.skipped)} bad file(s):")
         lines += [f"  {path}: {why}" for path, why in dataset.skipped]
