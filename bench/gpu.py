@@ -122,28 +122,35 @@ def rate(epochs: list[dict[str, float]], batch: int) -> dict[str, Any]:
             "images_per_s": round(images / seconds, 1) if seconds > 0 and images else None}
 
 
-def summarize_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The scalar validation metrics of a ``metrics.json``: numbers, short number lists (confidence
-    intervals) and one level of dicts of those; per-image lists, curves and figure names are dropped."""
-    def small(v: Any) -> bool:
-        if isinstance(v, bool) or v is None:
-            return False
-        if isinstance(v, (int, float)):
-            return True
-        return isinstance(v, list) and 0 < len(v) <= 3 and all(isinstance(x, (int, float)) for x in v)
+DROP = frozenset({"figures", "context", "roc", "per_patient", "per_image", "descriptions", "class_names"})
 
-    out: dict[str, Any] = {}
-    for key, value in metrics.items():
-        if key in ("figures", "context"):
-            continue
-        if small(value):
-            out[key] = value
-        elif isinstance(value, dict):
-            inner = {k: v for k, v in value.items() if small(v)}
-            if inner:
-                out[key] = inner
+
+def _small(value: Any, depth: int = 0) -> Any:
+    """``value`` with floats rounded, or ``None`` when it is long (a list of more than 4 items), a string or
+    nested deeper than 4 levels."""
+    if isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, list) and len(value) <= 4 and depth < 4:
+        items = [_small(v, depth + 1) for v in value]
+        return items if all(i is not None for i in items) else None
+    if isinstance(value, dict) and depth < 4:
+        items = {k: _small(v, depth + 1) for k, v in value.items() if k not in DROP}
+        return {k: v for k, v in items.items() if v is not None} or None
+    return None
+
+
+def summarize_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The validation metrics of a run's ``metrics.json``, small: every ``{"value", "ci95"}`` and count, the
+    classification operating points (``default`` at threshold 0.5, ``target_recall``) lifted to the top;
+    curves, per-patient and per-image lists, figure names and descriptions dropped."""
+    flat = {k: v for k, v in metrics.items() if k != "operating_points"}
+    flat.update(metrics.get("operating_points") or {})
+    out = _small(flat) or {}
     context = metrics.get("context") or {}
-    out["records"], out["patients"] = context.get("records"), context.get("patients")
+    out.update({"records": context.get("records"), "patients": context.get("patients"),
+                "epochs_run": context.get("epochs_run")})
     return out
 
 
@@ -338,12 +345,13 @@ def run_model(name: str, data: Path | None, args: argparse.Namespace, settings: 
         except Exception as exc:
             res["loop"] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
             print(f"  loop failed: {res['loop']['error']}", flush=True)
+    metrics = res["loop"].pop("metrics", None)
     step_ips, loop_ips = res["step"].get("images_per_s"), res["loop"].get("images_per_s")
     res.update({"precision": res["loop"].get("precision") or res["step"].get("precision"),
                 "devices": res["loop"].get("devices") or res["step"].get("devices"),
                 "step_images_per_s": step_ips, "loop_images_per_s": loop_ips, "ratio": ratio(loop_ips, step_ips),
                 "epochs": res["loop"].get("epochs"), "seconds": round(time.perf_counter() - t0, 1),
-                "metrics": res["loop"].get("metrics"), "loadavg": load_now()})
+                "metrics": metrics, "loadavg": load_now()})
     res["meets"] = {"step": step_ips is not None and step_ips >= spec["target"],
                     "loop": loop_ips is not None and loop_ips >= spec["target"],
                     "ratio": res["ratio"] is not None and res["ratio"] >= RATIO_TARGET}

@@ -151,8 +151,12 @@ def place(strategy: Any = "auto", mixed_precision: bool | str | None = None,
     if isinstance(strategy, str) and strategy not in STRATEGIES:
         raise MedzooError(f"unknown strategy {strategy!r}; choose from {STRATEGIES}")
     if backend == "tensorflow":
+        import tensorflow as tf
+
+        # the strategy first: a multi-worker one must configure the runtime before anything initialises it
+        multiworker = strategy == "multiworker" or (strategy == "auto" and os.environ.get("TF_CONFIG"))
+        strat = _tf_strategy(strategy, 0 if multiworker else len(tf.config.list_physical_devices("GPU")))
         devices, accelerator, cap = _tf_devices()
-        strat = _tf_strategy(strategy, len(devices) if accelerator else 0)
         replicas = strat.num_replicas_in_sync
         dist = None
     else:
