@@ -200,3 +200,29 @@ def test_cli_predict(segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["predict", "some-entry", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("medzoo: error: ") and "bad.tif" in err[0]
+
+
+def test_predict_patient_cleans_the_volume(segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``medzoo predict --patient DIR`` reads the slices in order, predicts them as a volume and keeps the largest
+    3-D component: a lone bright speck on another slice is dropped, the lesion kept."""
+    monkeypatch.setattr(medzoo.weights, "load_entry", lambda name, weights="default", cache_dir=None: segmenter)
+    patient = tmp_path / "TCGA_XX_0001_20000101"
+    patient.mkdir()
+    for n in (1, 2, 3, 10):
+        img = _square_image() if n in (2, 3) else np.zeros((20, 18, 3), np.uint8)
+        if n == 10:
+            img[0:2, 15:17, 1] = 255  # a 4-pixel speck far from the lesion
+        tifffile.imwrite(patient / f"TCGA_XX_0001_20000101_{n}.tif", img)
+        tifffile.imwrite(patient / f"TCGA_XX_0001_20000101_{n}_mask.tif", np.zeros((20, 18), np.uint8))
+    out = tmp_path / "out"
+    assert main(["predict", "some-entry", "--patient", str(patient), "--out", str(out), "--threshold", "0.5"]) == 0
+    rows = _read_csv(out / "predictions.csv")
+    assert [Path(r["file"]).name.rsplit("_", 1)[1] for r in rows] == ["1.tif", "2.tif", "3.tif", "10.tif"]
+    lesion = int(_expected_mask().sum())
+    assert [int(r["lesion_pixels"]) for r in rows] == [0, lesion, lesion, 0]
+    assert (out / "TCGA_XX_0001_20000101_2_overlay.png").exists()
+    capsys.readouterr()
+    assert main(["predict", "some-entry", "--patient", str(patient), "--out", str(out), "--threshold", "0.5",
+                 "--postprocess", "none"]) == 0
+    assert int(_read_csv(out / "predictions.csv")[-1]["lesion_pixels"]) == 4  # kept without the cleaning

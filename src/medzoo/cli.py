@@ -295,8 +295,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an entry's weights on a split and print the metrics."""
     medzoo.get_entry(args.name)
     _check_root(args.data)
+    extra = {"postprocess": args.postprocess} if args.postprocess not in (None, "none") else {}
     metrics = medzoo.evaluate(args.name, data=args.data, split=args.split, weights=_weights_arg(args.weights),
-                              out=args.out)
+                              out=args.out, **extra)
     rows = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()
             if not isinstance(v, (dict, list))]
     _print(_table(rows, ("metric", "value")))
@@ -308,10 +309,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------------- predict
 def cmd_predict(args: argparse.Namespace) -> int:
     """Run an entry on image files and write its predictions."""
-    from medzoo.predict import predict_files
+    from medzoo.predict import predict_files, predict_patient
 
-    results = predict_files(args.name, args.files, weights=_weights_arg(args.weights), out=args.out,
-                            threshold=args.threshold)
+    if args.patient is not None:
+        if args.files:
+            raise MedzooError("give either FILES or --patient DIR, not both")
+        results = predict_patient(args.name, args.patient, weights=_weights_arg(args.weights), out=args.out,
+                                  threshold=args.threshold, postprocess=args.postprocess)
+        lesion = sum(r["lesion_pixels"] for r in results)
+        _print(f"{args.patient}: {len(results)} slices, {lesion} lesion voxels after postprocess "
+               f"{args.postprocess}")
+    elif not args.files:
+        raise MedzooError("no image files given (or --patient DIR for a patient's folder of slices)")
+    else:
+        results = predict_files(args.name, args.files, weights=_weights_arg(args.weights), out=args.out,
+                                threshold=args.threshold)
     columns = [c for c in results[0] if c not in ("mask", "overlay")] if results else []
     rows = [[f"{r[c]:.4f}" if isinstance(r[c], float) else r[c] for c in columns] for r in results]
     _print(_table(rows, columns, max_width=80))
@@ -377,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="default", metavar="default|none|PATH|URL",
                    help="the entry's trained weights (default), none (untrained), or a .weights.h5 path or URL")
     p.add_argument("--out", metavar="DIR", help="write the report (metrics, figures) here")
+    p.add_argument("--postprocess", default=None, metavar="largest|min:N|none",
+                   help="segmentation: clean each patient's predicted volume in 3-D before scoring (the scores "
+                        "without it are reported beside)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="run an entry on image files",
@@ -384,7 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "predictions.csv; segmentation writes <stem>_mask.png, <stem>_overlay.png "
                                    "and predictions.csv (lesion pixels).")
     p.add_argument("name", metavar="NAME", help="zoo entry")
-    p.add_argument("files", nargs="+", metavar="FILES", help="image files")
+    p.add_argument("files", nargs="*", metavar="FILES", help="image files")
+    p.add_argument("--patient", metavar="DIR", help="a patient's folder of slices, predicted as one volume")
+    p.add_argument("--postprocess", default="largest", metavar="largest|min:N|none",
+                   help="with --patient: keep the largest 3-D component (default), drop components under N "
+                        "voxels, or keep everything")
     p.add_argument("--weights", default="default", metavar="default|none|PATH|URL",
                    help="the entry's trained weights (default), none (untrained), or a .weights.h5 path or URL")
     p.add_argument("--out", metavar="DIR", default="predictions", help="output folder (default ./predictions)")

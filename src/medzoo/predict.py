@@ -172,3 +172,50 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
             writer.writeheader()
             writer.writerows(results)
     return results
+
+
+def predict_patient(name: str, folder: str | Path, weights: Any = "default", out: str | Path | None = None,
+                    threshold: float | None = None, postprocess: str | None = "largest") -> list[dict[str, Any]]:
+    """Run a segmentation entry on a patient's folder of slices as one volume (see :mod:`medzoo.volumes`).
+
+    The slices (``<case>_<n>.tif``, ``*_mask`` files left out) are read in slice order, predicted one by one,
+    thresholded and cleaned in 3-D by ``postprocess`` (``"largest"``: keep the largest connected component, as
+    Buda et al. did; ``"min:N"``: drop components under N voxels; ``None``: keep everything). Writes, per
+    slice, ``<stem>_mask.png`` and ``<stem>_overlay.png``, and ``predictions.csv``. Returns one row per slice.
+    """
+    from medzoo.volumes import Postprocess, patient_slices, predict_volume
+
+    post = Postprocess.parse(postprocess)
+    paths = patient_slices(folder)
+    model = _load_model(name, weights)
+    if len(model.outputs[0].shape) != 4:
+        raise MedzooError(f"{name} is not a segmentation model: --patient needs one")
+    t = float(threshold) if threshold is not None else _default_threshold(name)
+    channels = int(model.inputs[0].shape[-1])
+    pixels = [read_pixels(p) for p in paths]
+    shapes = {px.shape[:2] for px in pixels}
+    if len(shapes) != 1:
+        raise DataError(f"{folder}: the slices differ in size ({sorted(shapes)}); a volume needs one size")
+    h, w = pixels[0].shape[:2]
+    x = np.stack([_pad_to(to_channels(px, channels, p), MULTIPLE) for px, p in zip(pixels, paths, strict=True)])
+    probs, mask = predict_volume(model, x, t, post)
+    probs, mask = probs[:, :h, :w], mask[:, :h, :w]
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for k, path in enumerate(paths):
+        row: dict[str, Any] = {"file": str(path), "slice": k + 1, "lesion_pixels": int(mask[k].sum()),
+                               "max_probability": float(probs[k].max()), "mask": None, "overlay": None}
+        if out_dir is not None:
+            row["mask"] = str(out_dir / f"{path.stem}_mask.png")
+            row["overlay"] = str(out_dir / f"{path.stem}_overlay.png")
+            _save_png(Path(row["mask"]), mask[k].astype(np.uint8) * 255)
+            _save_png(Path(row["overlay"]), overlay(_display_rgb(pixels[k]), mask[k]))
+        rows.append(row)
+    if out_dir is not None:
+        with (out_dir / "predictions.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return rows

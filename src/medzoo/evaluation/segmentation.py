@@ -23,15 +23,54 @@ SUMMARY = ("dice_per_volume", "iou_per_volume", "dice_per_slice", "dice_per_lesi
 
 
 def slice_sums(model: Any, dataset: Any, records: Sequence[Any], threshold: float = 0.5,
-               batch_size: int = 16) -> dict[str, np.ndarray]:
-    """Per slice, in record order: intersection, true and predicted pixel counts (streamed batch by batch)."""
-    inter, true, pred = [], [], []
-    for _, y, p in predict_batches(model, dataset, records, batch_size):
-        i, t, q = M.mask_sums(y, p, threshold)
-        inter.append(i)
+               batch_size: int = 16, postprocess: Any = None) -> dict[str, np.ndarray]:
+    """Per slice, in record order: intersection, true and predicted pixel counts (streamed batch by batch).
+
+    With ``postprocess`` (a :class:`medzoo.volumes.Postprocess` or its text), each patient's predicted slices
+    are stacked into a volume and cleaned in 3-D before counting (a patient's records must be contiguous, as
+    the datasets list them); the counts without it come back too, as ``raw_inter`` and ``raw_sum_pred``.
+    """
+    from medzoo.volumes import Postprocess, keep_components
+
+    post = Postprocess.parse(postprocess)
+    inter, true, pred, raw_inter, raw_pred = [], [], [], [], []
+    volume: list[tuple[np.ndarray, np.ndarray]] = []
+    patients = [getattr(r, "patient", "") for r in records]
+    seen: set[str] = set()
+
+    def flush() -> None:
+        if not volume:
+            return
+        y = np.concatenate([v[0] for v in volume]) > 0.5
+        p = keep_components(np.concatenate([v[1] for v in volume]), post)
+        inter.append(np.sum(y & p, axis=(1, 2)))
+        pred.append(np.sum(p, axis=(1, 2)))
+        volume.clear()
+
+    done = 0
+    for _, y, prob in predict_batches(model, dataset, records, batch_size):
+        i, t, q = M.mask_sums(y, prob, threshold)
         true.append(t)
-        pred.append(q)
-    out = {"inter": np.concatenate(inter), "sum_true": np.concatenate(true), "sum_pred": np.concatenate(pred)}
+        raw_inter.append(i)
+        raw_pred.append(q)
+        if post is None:
+            continue
+        for k in range(len(y)):
+            patient = patients[done + k]
+            if volume and patient != patients[done + k - 1]:
+                flush()
+            if patient in seen and not volume:
+                raise ValueError(f"records of patient {patient!r} are not contiguous; cannot rebuild its volume")
+            seen.add(patient)
+            volume.append((y[k:k + 1, ..., 0], prob[k:k + 1, ..., 0] >= threshold))
+        done += len(y)
+    flush()
+    out = {"sum_true": np.concatenate(true)}
+    if post is None:
+        out.update(inter=np.concatenate(raw_inter), sum_pred=np.concatenate(raw_pred))
+    else:
+        out.update(inter=np.concatenate(inter), sum_pred=np.concatenate(pred),
+                   raw_inter=np.concatenate(raw_inter), raw_sum_pred=np.concatenate(raw_pred))
     if out["inter"].size != len(records):
         raise RuntimeError(f"the pipeline gave {out['inter'].size} slices for {len(records)} records")
     return out
@@ -129,7 +168,7 @@ def _gallery_choice(dice: np.ndarray, sum_true: np.ndarray, sum_pred: np.ndarray
 
 def evaluate(model: Any, dataset: Any, records: Sequence[Any], out: str | Path | None = None, *,
              threshold: float = 0.5, n_boot: int = 1000, seed: int = 0, batch_size: int = 16,
-             figures: bool = True, gallery_rows: int = 6) -> dict[str, Any]:
+             figures: bool = True, gallery_rows: int = 6, postprocess: Any = None) -> dict[str, Any]:
     """Evaluate a binary segmentation model on ``records`` of ``dataset``.
 
     Args:
@@ -143,15 +182,25 @@ def evaluate(model: Any, dataset: Any, records: Sequence[Any], out: str | Path |
         batch_size: inference batch size.
         figures: draw the gallery and the per-patient Dice chart.
         gallery_rows: slices in the gallery.
+        postprocess: clean each patient's predicted volume in 3-D first (``"largest"``, ``"min:N"``; see
+            :mod:`medzoo.volumes`); the metrics without it are kept under ``"without_postprocess"``.
 
     Returns:
         The metrics dict (also written to ``out/metrics.json``).
     """
     records = list(records)
-    sums = slice_sums(model, dataset, records, threshold, batch_size)
+    sums = slice_sums(model, dataset, records, threshold, batch_size, postprocess)
+    raw = {"inter": sums.pop("raw_inter", None), "sum_pred": sums.pop("raw_sum_pred", None)}
     groups, _ = groups_of(records)
     patients = groups if groups is not None else [str(i) for i in range(len(records))]
     result = compute(patients, **sums, n_boot=n_boot, seed=seed, threshold=threshold)
+    if raw["inter"] is not None:
+        from medzoo.volumes import Postprocess
+
+        result["postprocess"] = str(Postprocess.parse(postprocess))
+        before = compute(patients, raw["inter"], sums["sum_true"], raw["sum_pred"], n_boot=n_boot, seed=seed,
+                         threshold=threshold)
+        result["without_postprocess"] = {k: before[k] for k in (*SUMMARY, "empty_slices_with_prediction")}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -204,14 +253,17 @@ def _fmt(m: dict[str, Any]) -> str:
 def format_table(result: dict[str, Any]) -> str:
     """A plain-text table of ``result`` (what :func:`evaluate` returns)."""
     boot = result["bootstrap"]
+    post = result.get("postprocess")
     lines = [f"segmentation: {result['n_slices']} slices ({result['n_lesion_slices']} with a lesion), "
-             f"{result['n_patients']} patients, threshold {result['threshold']:g}",
-             f"{'metric':<24}{'value  [95% CI]':>28}"]
+             f"{result['n_patients']} patients, threshold {result['threshold']:g}"
+             + (f", 3-D postprocess {post}" if post else ""),
+             f"{'metric':<24}{'value  [95% CI]':>28}" + (f"{'without postprocess':>32}" if post else "")]
     labels = {"dice_per_volume": "Dice per volume (mean)", "iou_per_volume": "IoU per volume (mean)",
               "dice_per_slice": "Dice per slice (all)", "dice_per_lesion_slice": "Dice per slice (lesion)",
               "dice_global": "Dice over all pixels"}
     for k in SUMMARY:
-        lines.append(f"{labels[k]:<24}{_fmt(result[k]):>28}")
+        before = f"{_fmt(result['without_postprocess'][k]):>32}" if post else ""
+        lines.append(f"{labels[k]:<24}{_fmt(result[k]):>28}{before}")
     e = result["empty_slices_with_prediction"]
     m = result["lesion_slices_missed"]
     lines.append(f"empty slices with a predicted lesion: {e['count']}/{e['of']}; lesion slices missed: "
