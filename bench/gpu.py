@@ -45,9 +45,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-
-from _common import DEFAULT_DATA, load_now, machine, ratio, write_result  # noqa: E402
+from _common import DEFAULT_DATA, load_now, machine, ratio, write_result
 
 #: What a bare JAX machine must also have for this script (import name: distribution to stage as a wheel).
 NEEDED = {"keras": "keras", "namex": "namex", "optree": "optree", "medzoo": "medzoo (pip install -e .)",
@@ -274,7 +272,7 @@ def loop_rate(name: str, data: Path, batch: int, epochs: int, precision: str | N
            "per_epoch_images_per_s": [round(e["steps"] * global_batch / e["seconds"], 1) for e in timed
                                       if e["seconds"] > 0],
            "first_epoch_seconds": round(timer.epochs[0]["seconds"], 2) if timer.epochs else None,
-           "seconds": round(seconds, 1), "batch": global_batch, "precision": config.get("precision"),
+           "train_call_seconds": round(seconds, 1), "batch": global_batch, "precision": config.get("precision"),
            "devices": config.get("devices"), "replicas": config.get("replicas"),
            "jit_compile": config.get("jit_compile"), "loader": config.get("loader"),
            "split_sizes": config.get("split_sizes"), "steps_per_epoch_override": steps,
@@ -301,7 +299,7 @@ def device_info() -> dict[str, Any]:
 
         devices = jax.devices()
         info["device_kind"] = devices[0].device_kind
-        info["platform"] = devices[0].platform
+        info["device_platform"] = devices[0].platform
         info["device_count"] = len(devices)
         info["compute_capability"] = getattr(devices[0], "compute_capability", None)
     info["tensorflow_imported"] = "tensorflow" in sys.modules
@@ -341,7 +339,7 @@ def run_model(name: str, data: Path | None, args: argparse.Namespace, settings: 
                                     settings.get("train_steps"))
             print(f"  loop {verdict(res['loop']['images_per_s'], spec['target'])} img/s over "
                   f"{res['loop']['epochs_timed']} epochs of {res['loop']['steps_per_epoch']} steps "
-                  f"({res['loop']['seconds']} s in all)", flush=True)
+                  f"({res['loop']['train_call_seconds']} s in all)", flush=True)
         except Exception as exc:
             res["loop"] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
             print(f"  loop failed: {res['loop']['error']}", flush=True)
@@ -382,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                    "folder, removed)")
     p.add_argument("--out", type=Path, default=None, help="results folder (default bench/results on a GPU)")
     args = p.parse_args(argv)
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # before anything imports Keras
     settings = {**FULL, **(QUICK if args.quick else {})}
     for key in ("epochs", "batch_cnn", "batch_unet", "step_steps", "min_steps"):
         if getattr(args, key) is None:
@@ -395,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {**machine(), **device_info()}
     print(f"machine: {info['backend']} on {info.get('device_kind')} x{info.get('device_count')}, keras "
           f"{info['keras']}, jax {info.get('jax')}, {info['nproc']} cores, load {load_now()}", flush=True)
-    accelerator = info.get("platform") in ("gpu", "cuda", "rocm", "tpu")
+    accelerator = info.get("device_platform") in ("gpu", "cuda", "rocm", "tpu")
     out_dir = args.out
     if out_dir is None and (args.quick or not accelerator):
         out_dir = Path(tempfile.gettempdir()) / "medzoo-gpu"

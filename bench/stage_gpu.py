@@ -63,7 +63,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${{PYTHON:-python3}}"
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+fi
 if compgen -G "{dest}/wheels/*.whl" >/dev/null; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile {dest}/wheels/*.whl
 fi

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from medzoo.arrays import decoded, forget
-from medzoo.augment import apply_affine, check_augment, is_identity, sample_affine
+from medzoo.augment import (
+    apply_affine,
+    apply_intensity,
+    check_augment,
+    is_identity,
+    needs_arrays,
+    sample_affine,
+    sample_intensity,
+)
 from medzoo.data import PipelineOptions
 from medzoo.distribution import choose_precision
 from medzoo.errors import MedzooError
@@ -123,6 +131,22 @@ def test_sample_affine_conventions() -> None:
     assert check_augment(None, {"zoom": 0.1}) == {"zoom": 0.1}
 
 
+def test_intensity_augmentation() -> None:
+    rng = np.random.default_rng(0)
+    x = np.tile(np.linspace(0, 255, 16, dtype=np.float32), (4, 16, 1))[..., None]  # (4, 16, 16, 1) ramps
+    np.testing.assert_allclose(np.asarray(apply_intensity(x, sample_intensity(rng, 4, {}))), x, atol=1e-3)
+    params = np.array([[0, 1, 2.0], [0, 1, 0.5], [20, 1, 1], [0, 0.5, 1]], np.float32)
+    out = np.asarray(apply_intensity(x, params))
+    assert out[0].mean() < x[0].mean() < out[1].mean()  # gamma 2 darkens, 0.5 brightens
+    np.testing.assert_allclose(out[2], np.clip(x[2] + 20, 0, 255), atol=1e-3)
+    np.testing.assert_allclose(out[3].mean(), x[3].mean(), atol=1e-3)  # contrast keeps the mean
+    assert out[3].std() == pytest.approx(x[3].std() / 2, rel=1e-3)
+    drawn = sample_intensity(rng, 500, {"brightness": 0.1, "contrast": 0.2, "gamma": 0.3})
+    assert np.abs(drawn[:, 0]).max() <= 25.5 and np.abs(drawn[:, 1] - 1).max() <= 0.2
+    assert np.abs(np.log(drawn[:, 2])).max() <= 0.3
+    assert needs_arrays({"gamma": 0.2}) and not needs_arrays({"hflip": 0.5}) and not needs_arrays(None)
+
+
 @pytest.mark.parametrize(("accelerator", "capability", "asked", "expected"), [
     (None, None, None, "float32"),
     ("gpu", "9.0", None, "mixed_bfloat16"),  # H100
@@ -150,6 +174,10 @@ def test_runner_on_the_array_path_under_tensorflow(lgg, tmp_path: Path) -> None:
 
     run = train("unet-lgg", data=lgg.root, out=tmp_path / "run", epochs=2, batch_size=4, augment={},
                 seed=0, verbose=0, evaluate=False, loader="arrays")
+    auto = train("unet-lgg", data=lgg.root, out=tmp_path / "auto", epochs=1, batch_size=4, seed=0, verbose=0,
+                 evaluate=False, augment={"hflip": 0.5, "gamma": 0.2, "contrast": 0.1})
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["loader"] == "arrays"  # intensity: arrays
+    assert np.isfinite(auto.history["loss"]).all()
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["loader"] == "arrays" and config["backend"] == "tensorflow"
     assert config["precision"] == "float32" and config["replicas"] == 1

@@ -23,6 +23,18 @@ Strengths (``augment`` dicts):
     the sampled region's side is scaled by a factor uniform in [1 - ``zoom``, 1 + ``zoom``] (below 1 zooms in).
 
 A flip alone lands on whole pixels, so it is exact.
+
+Intensity (images only, after the resampling; what transfers to scans from another scanner or hospital):
+
+``brightness``
+    adds a shift uniform in ±``brightness`` × 255.
+``contrast``
+    scales each image about its own mean by a factor uniform in [1 - ``contrast``, 1 + ``contrast``].
+``gamma``
+    ``255 (x / 255) ** g`` with ``log g`` uniform in ±``gamma``.
+
+Results are clipped to [0, 255]. Intensity strengths run on the decoded-array path (any backend); the
+TensorFlow runner switches to that path by itself when a recipe asks for them.
 """
 
 from __future__ import annotations
@@ -34,7 +46,9 @@ import numpy as np
 
 from medzoo.errors import MedzooError
 
-KEYS = frozenset({"hflip", "vflip", "rotation", "shift", "shear", "zoom"})
+GEOMETRIC = frozenset({"hflip", "vflip", "rotation", "shift", "shear", "zoom"})
+INTENSITY = frozenset({"brightness", "contrast", "gamma"})
+KEYS = GEOMETRIC | INTENSITY
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
 
@@ -47,11 +61,12 @@ def check_augment(augment: Mapping[str, float] | None, default: Mapping[str, flo
     for key in ("hflip", "vflip"):
         if not 0.0 <= aug.get(key, 0.0) <= 1.0:
             raise MedzooError(f"augment[{key!r}] is a probability in [0, 1], got {aug[key]}")
-    for key in ("rotation", "shift", "shear", "zoom"):
+    for key in ("rotation", "shift", "shear", "zoom", "brightness", "contrast", "gamma"):
         if aug.get(key, 0.0) < 0:
             raise MedzooError(f"augment[{key!r}] is a strength >= 0, got {aug[key]}")
-    if aug.get("zoom", 0.0) >= 1.0:
-        raise MedzooError(f"augment['zoom'] must be below 1, got {aug['zoom']}")
+    for key in ("zoom", "contrast"):
+        if aug.get(key, 0.0) >= 1.0:
+            raise MedzooError(f"augment[{key!r}] must be below 1, got {aug[key]}")
     return aug
 
 
@@ -89,6 +104,33 @@ def sample_affine(rng: np.random.Generator, n: int, height: int, width: int,
     b = centre[None] + np.stack([tx, ty], axis=1) - a @ centre
     out = np.stack([a[:, 0, 0], a[:, 0, 1], b[:, 0], a[:, 1, 0], a[:, 1, 1], b[:, 1], zero, zero], axis=1)
     return out.astype(np.float32)
+
+
+def sample_intensity(rng: np.random.Generator, n: int, augment: Mapping[str, float]) -> np.ndarray:
+    """``(n, 3)`` float32: per image, the added shift, the contrast factor and the gamma (see the module doc)."""
+    b, c, g = (float(augment.get(k, 0.0)) for k in ("brightness", "contrast", "gamma"))
+    shift = rng.uniform(-b, b, n) * 255.0 if b else np.zeros(n)
+    factor = rng.uniform(1.0 - c, 1.0 + c, n) if c else np.ones(n)
+    gamma = np.exp(rng.uniform(-g, g, n)) if g else np.ones(n)
+    return np.stack([shift, factor, gamma], axis=1).astype(np.float32)
+
+
+def apply_intensity(images: Any, params: Any) -> Any:
+    """``images`` (N, H, W, C) in [0, 255] with ``params`` (N, 3) from :func:`sample_intensity`; ``keras.ops``
+    only, jit-compatible; float32 in [0, 255]."""
+    from keras import ops
+
+    x = ops.cast(images, "float32")
+    p = ops.cast(params, "float32")
+    shift, factor, gamma = (ops.reshape(p[:, i], (-1, 1, 1, 1)) for i in range(3))
+    x = 255.0 * ops.power(ops.clip(x / 255.0, 0.0, 1.0), gamma)
+    mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+    return ops.clip((x - mean) * factor + mean + shift, 0.0, 255.0)
+
+
+def needs_arrays(augment: Mapping[str, float] | None) -> bool:
+    """Whether ``augment`` asks for what only the decoded-array path does (intensity strengths)."""
+    return bool(augment) and any(float(augment.get(k, 0.0)) for k in INTENSITY)
 
 
 def is_identity(transforms: np.ndarray) -> np.ndarray:

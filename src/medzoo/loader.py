@@ -21,20 +21,29 @@ from typing import Any
 import keras
 import numpy as np
 
-from medzoo.augment import apply_affine, check_augment, compile_fn, is_identity, sample_affine
+from medzoo.augment import (
+    apply_affine,
+    apply_intensity,
+    check_augment,
+    compile_fn,
+    sample_affine,
+    sample_intensity,
+)
 from medzoo.data import PipelineOptions, Record
 from medzoo.errors import MedzooError
 
 
-def _augmenter(fill_mode: str, masks: bool) -> Any:
-    if masks:
-        return compile_fn(lambda x, t, m: apply_affine(x, t, m, fill_mode=fill_mode))
-    return compile_fn(lambda x, t: apply_affine(x, t, fill_mode=fill_mode))
+def _augment(x: Any, t: Any, i: Any, m: Any = None, *, fill_mode: str = "constant") -> Any:
+    """The affine resampling (images and masks), then the intensity changes (images)."""
+    out = apply_affine(x, t, m, fill_mode=fill_mode)
+    if m is None:
+        return apply_intensity(out, i)
+    return apply_intensity(out[0], i), out[1]
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_augmenter(backend: str, fill_mode: str, masks: bool) -> Any:
-    return _augmenter(fill_mode, masks)
+def _cached_augmenter(backend: str, fill_mode: str) -> Any:
+    return compile_fn(functools.partial(_augment, fill_mode=fill_mode))
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -112,7 +121,7 @@ class ArrayBatches(keras.utils.PyDataset):
         self._order: np.ndarray | None = None
         self._aug = None
         if self.training and any(self.augment.values()):
-            self._aug = _cached_augmenter(keras.backend.backend(), fill_mode, self.segmentation)
+            self._aug = _cached_augmenter(keras.backend.backend(), fill_mode)
 
     # --------------------------------------------------------------------------------- PyDataset API
     @property
@@ -136,11 +145,12 @@ class ArrayBatches(keras.utils.PyDataset):
         if not self.training:
             return x, y
         if self._aug is not None:
-            t = sample_affine(self._rng(index, 2), len(x), x.shape[1], x.shape[2], self.augment)
-            if not is_identity(t).all():
-                if self.segmentation:
-                    return self._aug(x, t, y)
-                return self._aug(x, t), y
+            rng = self._rng(index, 2)
+            t = sample_affine(rng, len(x), x.shape[1], x.shape[2], self.augment)
+            i = sample_intensity(rng, len(x), self.augment)
+            if self.segmentation:
+                return self._aug(x, t, i, y)
+            return self._aug(x, t, i), y
         return x, y
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from medzoo.augment import needs_arrays
 from medzoo.data import PipelineOptions, fingerprint, open_dataset, recipe_splits
 from medzoo.distribution import Placement, activate, patch_for_multiworker, place, worker_dir
 from medzoo.errors import MedzooError
@@ -209,6 +210,9 @@ def _prepare_data(entry: Entry, recipe: Recipe, data: Any, placement: Placement,
                                       "deterministic": deterministic, "repeat": steps is not None,
                                       "patch_size": recipe.patch_size})
     backend = placement.backend if loader in ("auto", "tfdata") else "arrays"
+    if loader == "auto" and backend == "tensorflow" and needs_arrays(recipe.augment):
+        backend = "arrays"
+        log.info("the recipe's intensity augmentation runs on the decoded-array path: loader 'arrays'")
     if loader == "tfdata" and placement.backend != "tensorflow":
         raise MedzooError("loader='tfdata' needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
     train_feed = dataset.batches(train_recs, training=True, options=options, backend=backend, steps=steps)
