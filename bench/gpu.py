@@ -183,17 +183,12 @@ def quick_subset(kind: str, src: Path, dst: Path, size: int) -> Path:
 def compile_like_runner(entry_name: str, placement: Any) -> tuple[Any, Any]:
     """The entry's model built and compiled as :func:`medzoo.runner.train` does; returns (model, entry)."""
     import medzoo
-    from medzoo.registry import registry
-    from medzoo.runner import _optimizer
-    from medzoo.specs import resolve
+    from medzoo.runner import compile_model
 
     entry = medzoo.get_entry(entry_name)
-    recipe = entry.recipe
-    task = registry().get("tasks", entry.task)
     with placement.scope():
-        model = registry().get("models", entry.model).create(**entry.model_kwargs)
-        model.compile(optimizer=_optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
-                      metrics=resolve(task.metrics)(), jit_compile=placement.jit)
+        model = medzoo.create_model(entry.model, **entry.model_kwargs)
+        compile_model(model, entry, entry.recipe, jit_compile=placement.jit)
     return model, entry
 
 

@@ -131,9 +131,7 @@ def _ceiling(entry: Any, recipe: Any, root: Path, timer: Any) -> None:
     from medzoo.arrays import decoded
     from medzoo.augment import apply_affine, check_augment, compile_fn, sample_affine
     from medzoo.distribution import activate, place
-    from medzoo.registry import registry
-    from medzoo.runner import _optimizer
-    from medzoo.specs import resolve
+    from medzoo.runner import compile_model
 
     ds = medzoo.get_dataset(entry.dataset, root)
     train = ds.splits(val_fraction=VAL_FRACTION, seed=recipe.seed)["train"]
@@ -166,11 +164,9 @@ def _ceiling(entry: Any, recipe: Any, root: Path, timer: Any) -> None:
 
     placement = place()
     activate(placement)
-    task = registry().get("tasks", entry.task)
     keras.utils.set_random_seed(recipe.seed)
-    model = medzoo.create_model(entry.model, **entry.model_kwargs)
-    model.compile(optimizer=_optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
-                  metrics=resolve(task.metrics)(), jit_compile=placement.jit)
+    model = compile_model(medzoo.create_model(entry.model, **entry.model_kwargs), entry, recipe,
+                          jit_compile=placement.jit)
     model.fit(batches(), steps_per_epoch=steps, epochs=2, callbacks=[timer], verbose=0)
 
 

@@ -14,12 +14,9 @@ import medzoo
 
 # What each shipped weights file was trained with, on top of the entry's (the study's) recipe.
 ZOO_SETTINGS: dict[str, dict] = {
-    # v1 (shipped first): 128² lesion-centred patches from scratch, BCE+Dice, 23 epochs of 40 steps of 16.
-    # v2: fine-tunes v1 on whole 256² slices (half of them with a lesion), so the model also sees whole normal
-    # brains: v1 lit up one validation patient's whole brain.
-    "unet-lgg": dict(loss="bce_dice", batch_size=8, steps_per_epoch=50, epochs=40, learning_rate=3e-4,
-                     early_stopping_patience=8, reduce_lr_patience=3,
-                     train_pipeline={"lesion_fraction": 0.5}, initial_weights="default", seed=0),
+    "unet-lgg": dict(loss="bce_dice", patch_size=128, batch_size=16, steps_per_epoch=40, epochs=60,
+                     early_stopping_patience=12, reduce_lr_patience=5,
+                     train_pipeline={"lesion_fraction": 0.5}, seed=0),
     # Short epochs (50 steps) so checkpoints and the lr schedule see the validation set often. Two earlier runs
     # (RMSprop 1e-3 and 1e-4) looked like "always pneumonia" on validation: batch-norm momentum 0.99 had left
     # the initial moving variance in place (see medzoo_cnn.cnn.build_cnn); the CNNs now use 0.9.

@@ -113,3 +113,25 @@ def test_existing_run_is_not_overwritten(two_runs: list[Any], lgg_root: Path) ->
     with pytest.raises(MedzooError, match="already holds a run"):
         medzoo.train(small_entry(), data=lgg_root, out=two_runs[0].dir, strategy="default", **OVERRIDES)
     assert (two_runs[0].dir / "history.csv").read_text() == before
+
+
+def test_fine_tuning_starts_from_initial_weights(two_runs: list[Any], lgg_root: Path, tmp_path: Path) -> None:
+    """``initial_weights`` loads a run's checkpoint before training: with a learning rate of 0 the trainable
+    weights stay those of the checkpoint (a fresh initialisation would not), and the config records it."""
+    import keras
+
+    from medzoo.runner import train
+
+    source = two_runs[0].dir / "best.weights.h5"
+    reference = medzoo.create_model("unet", **SMALL)
+    reference.load_weights(source)
+    run = train(small_entry(), data=lgg_root, out=tmp_path / "ft", seed=9, evaluate=False, verbose=0,
+                initial_weights=source, **{**OVERRIDES, "epochs": 1, "learning_rate": 0.0})
+    for got, want in zip(run.model.trainable_weights, reference.trainable_weights, strict=True):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-6)
+    assert json.loads((run.dir / "config.json").read_text())["initial_weights"] == str(source)
+    other = tmp_path / "other.weights.h5"
+    medzoo.create_model("unet", base_filters=8, depth=1).save_weights(other)  # another architecture's file
+    with pytest.raises(MedzooError, match="cannot load weights .*other.weights.h5"):
+        train(small_entry(), data=lgg_root, out=tmp_path / "bad", evaluate=False, verbose=0,
+              initial_weights=other, **OVERRIDES)

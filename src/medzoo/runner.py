@@ -243,11 +243,18 @@ def _write_config(run_dir: Path, entry: Entry, recipe: Recipe, data: _Data, plac
     return config
 
 
+def compile_model(model: Any, entry: Entry, recipe: Recipe, jit_compile: bool | str = "auto") -> Any:
+    """Compile ``model`` as the runner does for ``entry``: the recipe's optimizer and loss, the task's training
+    metrics. (Benchmarks use it to time the same step outside the runner.)"""
+    task = registry().get("tasks", entry.task)
+    model.compile(optimizer=_optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
+                  metrics=resolve(task.metrics)(), jit_compile=jit_compile)
+    return model
+
+
 def _build_model(entry: Entry, recipe: Recipe, placement: Placement, data: _Data, initial_weights: Any) -> Any:
     """Build (and fine-tune from ``initial_weights``) and compile the entry's model under the placement."""
-    reg = registry()
-    task = reg.get("tasks", entry.task)
-    model_spec = reg.get("models", entry.model)
+    model_spec = registry().get("models", entry.model)
     with placement.scope():
         model = model_spec.create(**entry.model_kwargs)
         if initial_weights is not None:
@@ -256,8 +263,7 @@ def _build_model(entry: Entry, recipe: Recipe, placement: Placement, data: _Data
             path = weights_path(entry, initial_weights)
             load_into(model, path, f"{entry.name!r} ({entry.model})")
             log.info("initial weights: %s", path)
-        model.compile(optimizer=_optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
-                      metrics=resolve(task.metrics)(), jit_compile=placement.jit)
+        compile_model(model, entry, recipe, jit_compile=placement.jit)
     if placement.strategy is not None:
         patch_for_multiworker(model, placement.strategy, data.train)
     return model
