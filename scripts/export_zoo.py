@@ -117,6 +117,9 @@ def main() -> None:
         "file": f"{package}:weights/{target.name}",
         "sha256": sha,
         "licence": LICENCES.get(entry.dataset, ""),
+        # the preset: what the registry rebuilds and retrains this entry with
+        "model_kwargs": config["model_kwargs"],
+        "recipe": recipe,
         "metrics": summary,
         "meta": {
             "data": f"{Path(config['data_root']).name} (the shared copy described in shared/data/README.md)",
@@ -134,8 +137,7 @@ def main() -> None:
             "storage": "float16 (metrics above measured on the float16 file)",
             "versions": config["versions"],
             "overrides": overrides,
-            "command": args.command or f"python scripts/train_zoo.py {entry.name} --data {config['data_root']} "
-                                       f"--out {args.run}",
+            "command": args.command or f"medzoo train {entry.name} --data {config['data_root']} --out {args.run}",
         },
     }
     if threshold is not None:

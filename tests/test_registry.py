@@ -9,8 +9,10 @@ import sys
 import warnings
 from pathlib import Path
 
+import attrs
 import pytest
 
+import medzoo
 from medzoo.registry import (
     DuplicateNameError,
     PluginLoadWarning,
@@ -142,3 +144,31 @@ def test_unknown_names_suggest_close_names(fakes) -> None:
         reg.get("datasets", "zzzzzz")
     assert "did you mean" not in str(info.value)
     assert "known: alpha-data" in str(info.value)
+
+
+def test_a_weights_preset_decides_the_build_and_the_recipe() -> None:
+    """keras-hub's preset idea: the card beside the weights carries the builder's arguments and the recipe they
+    were trained with; the registry gives them to the entry, so load rebuilds and train reproduces that."""
+    from medzoo.specs import Entry, Recipe, Weights
+
+    base = Entry(name="e", model="m", dataset="d", task="segmentation", recipe=Recipe(epochs=100),
+                 model_kwargs={"depth": 4})
+    assert base.with_preset() is base
+    preset = Weights(file="x.weights.h5", sha256="0" * 64, model_kwargs={"depth": 2},
+                     recipe={"epochs": 7, "patch_size": 64, "train_pipeline": {"lesion_fraction": 0.5}})
+    entry = attrs.evolve(base, weights=preset).with_preset()
+    assert entry.model_kwargs == {"depth": 2}
+    assert entry.recipe == Recipe(epochs=7, patch_size=64, train_pipeline={"lesion_fraction": 0.5})
+    with pytest.raises(ValueError, match=r"unknown recipe field\(s\) \['epoch'\]"):
+        attrs.evolve(base, weights=attrs.evolve(preset, recipe={"epoch": 3})).with_preset()
+
+
+def test_shipped_cards_are_presets() -> None:
+    import json
+
+    for name in medzoo.list_entries(trained=True):
+        entry = medzoo.get_entry(name)
+        assert entry.weights is not None and entry.weights.recipe is not None, name
+        assert attrs.asdict(entry.recipe) == {**attrs.asdict(medzoo.Recipe()), **entry.weights.recipe}
+        assert entry.weights.meta["command"].startswith(f"medzoo train {name} ")
+        json.dumps(entry.weights.recipe)  # a plain JSON card

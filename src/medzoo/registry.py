@@ -131,6 +131,8 @@ def build_registry(entry_points: Iterable[md.EntryPoint] | None = None) -> Regis
                     raise DuplicateNameError(
                         f"{kind[:-1] if kind != 'entries' else 'entry'} {spec.name!r} is provided by both "
                         f"{other!r} and {dist!r}; uninstall one, or limit plugins with {ENV_PLUGINS}")
+                if isinstance(spec, Entry):
+                    spec = spec.with_preset()
                 table[spec.name] = attrs.evolve(spec, distribution=dist)
     return reg
 

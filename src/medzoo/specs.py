@@ -120,8 +120,11 @@ class Recipe:
 
 @attrs.frozen
 class Weights:
-    """A set of trained weights: a file (package resource, path or URL) and its sha256.
+    """A set of trained weights: a file (package resource, path or URL) and its sha256; with ``model_kwargs`` and
+    ``recipe``, a preset (keras-hub's config + weights + metadata side by side).
 
+    A preset decides the build: the registry gives its entry the preset's ``model_kwargs`` and ``recipe``, so
+    :func:`medzoo.load` rebuilds exactly what was trained and ``medzoo train ENTRY`` reproduces it.
     ``file`` is ``"package:relative/path.weights.h5"`` for weights shipped as package data, a path, or
     a ``file://`` / ``https://`` URL. ``metrics`` are the numbers measured on the validation patients,
     ``meta`` the training facts (data, split, seed, command) that the model card shows.
@@ -132,10 +135,13 @@ class Weights:
     metrics: dict[str, Any] = attrs.field(factory=dict)
     meta: dict[str, Any] = attrs.field(factory=dict)
     licence: str = ""
+    model_kwargs: dict[str, Any] | None = None  # the builder's arguments the weights were trained with
+    recipe: dict[str, Any] | None = None  # the recipe they were trained with (every Recipe field)
 
     @classmethod
     def from_json(cls, path: Any) -> Weights | None:
-        """Read a weights card (``{"file", "sha256", "metrics", "meta", "licence"}``); ``None`` if absent.
+        """Read a weights card (``{"file", "sha256", "metrics", "meta", "licence", "model_kwargs", "recipe"}``);
+        ``None`` if absent.
 
         ``path`` may be a path or an ``importlib.resources`` traversable, so plugins can keep the card
         beside the weights file as package data.
@@ -145,7 +151,8 @@ class Weights:
         if not path.is_file():
             return None
         data = json.loads(path.read_text())
-        return cls(**{k: data[k] for k in ("file", "sha256", "metrics", "meta", "licence") if k in data})
+        keys = ("file", "sha256", "metrics", "meta", "licence", "model_kwargs", "recipe")
+        return cls(**{k: data[k] for k in keys if k in data})
 
 
 @attrs.frozen
@@ -163,6 +170,23 @@ class Entry:
     study: dict[str, Any] = attrs.field(factory=dict)  # the study's published numbers
     intended_use: str = ""
     distribution: str = ""
+
+    def with_preset(self) -> Entry:
+        """This entry with its weights' preset applied: their ``model_kwargs`` and ``recipe`` replace the
+        plugin's (what the registry stores)."""
+        w = self.weights
+        if w is None or (w.recipe is None and w.model_kwargs is None):
+            return self
+        changes: dict[str, Any] = {}
+        if w.model_kwargs is not None:
+            changes["model_kwargs"] = dict(w.model_kwargs)
+        if w.recipe is not None:
+            known = {f.name for f in attrs.fields(Recipe)}
+            bad = sorted(set(w.recipe) - known)
+            if bad:
+                raise ValueError(f"the weights card of {self.name!r} has unknown recipe field(s) {bad}")
+            changes["recipe"] = Recipe(**w.recipe)
+        return attrs.evolve(self, **changes)
 
     @property
     def trained(self) -> bool:
