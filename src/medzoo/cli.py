@@ -295,7 +295,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an entry's weights on a split and print the metrics."""
     medzoo.get_entry(args.name)
     _check_root(args.data)
-    extra = {"postprocess": args.postprocess} if args.postprocess not in (None, "none") else {}
+    extra: dict[str, Any] = {"postprocess": args.postprocess} if args.postprocess not in (None, "none") else {}
+    if args.shift:
+        if medzoo.get_entry(args.name).task != "classification":
+            raise MedzooError("--shift is a check of classifiers")
+        extra["shift"] = True
     metrics = medzoo.evaluate(args.name, data=args.data, split=args.split, weights=_weights_arg(args.weights),
                               out=args.out, **extra)
     rows = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()
@@ -389,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="default", metavar="default|none|PATH|URL",
                    help="the entry's trained weights (default), none (untrained), or a .weights.h5 path or URL")
     p.add_argument("--out", metavar="DIR", help="write the report (metrics, figures) here")
+    p.add_argument("--shift", action="store_true",
+                   help="classification: also score the images under fixed acquisition perturbations (contrast, "
+                        "gamma, blur, JPEG, resolution) at threshold 0.5")
     p.add_argument("--postprocess", default=None, metavar="largest|min:N|none",
                    help="segmentation: clean each patient's predicted volume in 3-D before scoring (the scores "
                         "without it are reported beside)")

@@ -119,7 +119,7 @@ def compute(y_true: Any, scores: Any, groups: Sequence[Any] | None = None, *, va
 
 def evaluate(model: Any, dataset: Any, records: Sequence[Any], out: str | Path | None = None, *,
              val_records: Sequence[Any] | None = None, target_recall: float = 0.95, n_boot: int = 1000,
-             seed: int = 0, batch_size: int = 32, figures: bool = True) -> dict[str, Any]:
+             seed: int = 0, batch_size: int = 32, figures: bool = True, shift: bool = False) -> dict[str, Any]:
     """Evaluate a binary classifier on ``records`` of ``dataset``.
 
     Args:
@@ -133,6 +133,8 @@ def evaluate(model: Any, dataset: Any, records: Sequence[Any], out: str | Path |
         seed: bootstrap seed.
         batch_size: inference batch size.
         figures: draw the confusion matrices, ROC curve and score histogram.
+        shift: also run the shift check (:mod:`medzoo.shift`): the same records under fixed acquisition
+            perturbations, scored at threshold 0.5; stored under ``"shift_check"``.
 
     Returns:
         The metrics dict (also written to ``out/metrics.json``).
@@ -146,6 +148,10 @@ def evaluate(model: Any, dataset: Any, records: Sequence[Any], out: str | Path |
     result = compute(y, s, groups, val_true=vy, val_scores=vs, target_recall=target_recall, n_boot=n_boot, seed=seed)
     names = list(getattr(dataset, "class_names", None) or ("negative", "positive"))
     result["class_names"] = names
+    if shift:
+        from medzoo.shift import shift_check
+
+        result["shift_check"] = shift_check(model, dataset, records, threshold=0.5, batch_size=batch_size)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -219,4 +225,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"recall-target threshold chosen on {pts['target_recall']['chosen_on']}")
     for note in result.get("notes", []):
         lines.append(f"* {note}")
+    if "shift_check" in result:
+        from medzoo.shift import format_shift
+
+        lines += ["", format_shift(result["shift_check"])]
     return "\n".join(lines)
