@@ -26,5 +26,9 @@ class DataError(MedzooError, ValueError):
     """Bad input on disk: the message names the file and what is wrong with it."""
 
 
+class RecipeError(MedzooError, ValueError):
+    """A recipe field with a value it cannot take (``epochs=0``, ``batch_size=-1``, an unknown loss...)."""
+
+
 class PluginLoadWarning(UserWarning):
     """A plugin failed to load; the others keep working."""

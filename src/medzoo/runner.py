@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import attrs
 from medzoo.augment import needs_arrays
 from medzoo.data import PipelineOptions, fingerprint, open_dataset, recipe_splits
 from medzoo.distribution import Placement, activate, patch_for_multiworker, place, worker_dir
-from medzoo.errors import MedzooError
+from medzoo.errors import MedzooError, RecipeError
 from medzoo.registry import registry
 from medzoo.specs import Entry, Recipe, resolve
 
@@ -47,7 +48,7 @@ def _optimizer(recipe: Recipe) -> Any:
     table = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
              "adamw": keras.optimizers.AdamW}
     if recipe.optimizer not in table:
-        raise MedzooError(f"unknown optimizer {recipe.optimizer!r}; choose from {sorted(table)}")
+        raise RecipeError(f"unknown optimizer {recipe.optimizer!r}; choose from {sorted(table)}")
     return table[recipe.optimizer](learning_rate=recipe.learning_rate)
 
 
@@ -156,10 +157,18 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
     placement = place(strategy, mixed_precision, jit_compile)  # first: a multi-worker strategy precedes other TF work
     run_dir = Path(out) if out is not None else Path("runs") / f"{entry.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = worker_dir(run_dir, placement.strategy)
-    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise MedzooError(f"--out {run_dir} is a file; a run needs a folder")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not resume:
         if (run_dir / "config.json").exists():
             raise MedzooError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and not (run_dir / "config.json").exists():
+        raise MedzooError(f"--resume: {run_dir} holds no run to continue (no config.json)")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock(run_dir)
+    except OSError as exc:
+        raise MedzooError(f"cannot write the run folder {run_dir}: {exc.strerror or exc}") from None
     handler = logging.FileHandler(run_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root_log = logging.getLogger("medzoo")
@@ -172,6 +181,42 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
     finally:
         root_log.removeHandler(handler)
         handler.close()
+        lock.unlink(missing_ok=True)
+
+
+def _lock(run_dir: Path) -> Path:
+    """Claim ``run_dir`` for this process (``run_dir/.lock`` holds its pid): a second training on the same folder
+    stops with a clear error instead of interleaving its history and checkpoints. A lock left by a process that
+    no longer runs (a crash, ``kill -9``) is taken over."""
+    import socket
+
+    path = run_dir / ".lock"
+    me = f"{os.getpid()}@{socket.gethostname()}"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = path.read_text().strip() if path.exists() else ""
+            pid, _, host = owner.partition("@")
+            if pid.isdigit() and host == socket.gethostname() and _alive(int(pid)):
+                raise MedzooError(f"{run_dir} is in use by another training (process {pid}); wait for it to end "
+                                  f"or choose another --out") from None
+            path.unlink(missing_ok=True)  # stale
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        return path
+    raise MedzooError(f"cannot lock {run_dir} (another process keeps claiming it)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 LOADERS = ("auto", "tfdata", "arrays")
@@ -224,10 +269,17 @@ def _prepare_data(entry: Entry, recipe: Recipe, data: Any, placement: Placement,
 
 
 def _write_config(run_dir: Path, entry: Entry, recipe: Recipe, data: _Data, placement: Placement,
-                  initial_weights: Any) -> dict[str, Any]:
+                  initial_weights: Any, resume: bool) -> dict[str, Any]:
     import keras
 
     train_recs, val_recs = data.splits["train"], data.splits.get("val", [])
+    print_ = fingerprint(train_recs + val_recs)
+    if resume:
+        before = json.loads((run_dir / "config.json").read_text()).get("data_fingerprint")
+        if before and before != print_:
+            raise MedzooError(f"--resume: the data at {data.dataset.root} differ from those {run_dir} was trained on "
+                              f"(another folder, or files added, removed or changed); resume with the run's own "
+                              f"data or start a new run")
     config = {
         "entry": entry.name, "model": entry.model, "dataset": entry.dataset, "task": entry.task,
         "data_root": str(data.dataset.root), "recipe": attrs.asdict(recipe), "model_kwargs": entry.model_kwargs,
@@ -235,7 +287,7 @@ def _write_config(run_dir: Path, entry: Entry, recipe: Recipe, data: _Data, plac
         "initial_weights": None if initial_weights is None else str(initial_weights),
         "mixed_precision": keras.mixed_precision.global_policy().name, "loader": data.loader,
         **placement.describe(), "versions": _versions(),
-        "data_fingerprint": fingerprint(train_recs + val_recs),
+        "data_fingerprint": print_,
         "splits": {k: sorted({r.patient for r in v}) for k, v in data.splits.items()},
         "split_sizes": {k: len(v) for k, v in data.splits.items()},
     }
@@ -319,7 +371,7 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, placement: Pl
     activate(placement)
     feeds = _prepare_data(entry, recipe, data, placement, on_error=on_error, deterministic=deterministic,
                           loader=loader)
-    config = _write_config(run_dir, entry, recipe, feeds, placement, initial_weights)
+    config = _write_config(run_dir, entry, recipe, feeds, placement, initial_weights, resume)
     model = _build_model(entry, recipe, placement, feeds, initial_weights)
     monitor = recipe.monitor if feeds.val is not None else recipe.monitor.removeprefix("val_")
     best_so_far = _resume_state(run_dir, monitor, recipe.monitor_mode) if resume else None

@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from medzoo.errors import RecipeError
+
 TASKS = ("classification", "segmentation")
 
 
@@ -109,12 +111,34 @@ class Recipe:
     train_pipeline: dict[str, Any] = attrs.field(factory=dict)  # extra kwargs for Dataset.pipeline
     seed: int = 0
 
+    def __attrs_post_init__(self) -> None:
+        def need(ok: bool, field: str, rule: str) -> None:
+            if not ok:
+                raise RecipeError(f"recipe {field}={getattr(self, field)!r}: {rule}")
+
+        for field in ("epochs", "batch_size"):
+            value = getattr(self, field)
+            need(isinstance(value, int) and not isinstance(value, bool) and value >= 1, field,
+                 "must be a whole number >= 1")
+        for field in ("steps_per_epoch", "patch_size"):
+            value = getattr(self, field)
+            need(value is None or (isinstance(value, int) and value >= 1), field, "must be None or a whole number >= 1")
+        need(isinstance(self.learning_rate, (int, float)) and self.learning_rate >= 0, "learning_rate",
+             "must be a number >= 0")
+        need(isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1, "val_fraction",
+             "must be between 0 and 1")
+        need(self.monitor_mode in ("min", "max"), "monitor_mode", "must be 'min' or 'max'")
+        need(0 < self.reduce_lr_factor < 1, "reduce_lr_factor", "must be between 0 and 1")
+        for field in ("early_stopping_patience", "reduce_lr_patience"):
+            need(isinstance(getattr(self, field), int) and getattr(self, field) >= 0, field, "must be >= 0")
+
     def evolve(self, **overrides: Any) -> "Recipe":
-        """Return a copy with ``overrides`` applied (``None`` values are ignored)."""
+        """Return a copy with ``overrides`` applied (``None`` values are ignored); bad names or values raise a
+        :class:`~medzoo.errors.RecipeError` that says which."""
         known = {f.name for f in attrs.fields(Recipe)}
         bad = sorted(set(overrides) - known)
         if bad:
-            raise ValueError(f"unknown recipe field(s) {bad}; known: {sorted(known)}")
+            raise RecipeError(f"unknown recipe field(s) {bad}; known: {sorted(known)}")
         return attrs.evolve(self, **{k: v for k, v in overrides.items() if v is not None})
 
 

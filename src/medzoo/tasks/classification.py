@@ -6,13 +6,15 @@ from typing import Any
 
 import keras
 
+from medzoo.errors import RecipeError
+
 
 def loss(name: str = "binary_crossentropy") -> keras.losses.Loss:
     """The loss called ``name``: ``"binary_crossentropy"`` (alias ``"bce"``) or ``"focal"``."""
     table = {"binary_crossentropy": keras.losses.BinaryCrossentropy, "bce": keras.losses.BinaryCrossentropy,
              "focal": keras.losses.BinaryFocalCrossentropy}
     if name not in table:
-        raise ValueError(f"unknown classification loss {name!r}; choose from {sorted(table)}")
+        raise RecipeError(f"unknown classification loss {name!r}; choose from {sorted(table)}")
     return table[name]()
 
 

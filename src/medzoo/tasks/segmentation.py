@@ -10,6 +10,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from medzoo.errors import RecipeError
+
 SMOOTH = 1.0
 
 
@@ -56,7 +58,7 @@ def loss(name: str = "dice") -> keras.losses.Loss:
     table = {"dice": DiceLoss, "bce": keras.losses.BinaryCrossentropy, "binary_crossentropy":
              keras.losses.BinaryCrossentropy, "bce_dice": BCEDiceLoss}
     if name not in table:
-        raise ValueError(f"unknown segmentation loss {name!r}; choose from {sorted(table)}")
+        raise RecipeError(f"unknown segmentation loss {name!r}; choose from {sorted(table)}")
     return table[name]()
 
 
