@@ -228,9 +228,8 @@ class Dataset(abc.ABC):
         no TensorFlow. ``options`` (or keyword arguments, as in :meth:`PipelineOptions.make`) say how;
         ``steps`` fixes the array path's batches per epoch (the tf.data path repeats with ``repeat=True``).
         """
-        opts = options if options is not None else PipelineOptions.make(**kwargs)
-        if options is not None and kwargs:
-            opts = attrs.evolve(opts, **kwargs)
+        base = attrs.asdict(options, recurse=False) if options is not None else {}
+        opts = PipelineOptions.make(**{**base, **kwargs}) if kwargs or options is None else options
         checked = opts.check(self)
         if not records:
             raise MedzooError("no records to build batches from")
