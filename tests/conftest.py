@@ -13,3 +13,14 @@ if _NAME not in sys.modules:
     _module = importlib.util.module_from_spec(_spec)
     sys.modules[_NAME] = _module
     _spec.loader.exec_module(_module)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lgg_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny synthetic LGG set in the real layout: 4 patients of 6 slices of 32×32."""
+    from medzoo_lgg_mri.synthetic import write_synthetic
+
+    return write_synthetic(tmp_path_factory.mktemp("lgg"), patients=4, slices=6, size=32)

@@ -22,13 +22,6 @@ SMALL = {"base_filters": 4, "depth": 1}
 FAST = {"epochs": 1, "batch_size": 4, "augment": {}, "evaluate": False, "verbose": 0}
 
 
-@pytest.fixture(scope="module")
-def lgg_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from medzoo_lgg_mri.synthetic import write_synthetic
-
-    return write_synthetic(tmp_path_factory.mktemp("lgg"), patients=4, slices=6, size=32)
-
-
 @pytest.fixture(autouse=True)
 def _home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MEDZOO_HOME", str(tmp_path / "home"))

@@ -160,18 +160,27 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
                                "lesion_fraction": float(mask.mean()), "max_probability": float(prob.max()),
                                "mask": None, "overlay": None}
         if out_dir is not None:
-            row["mask"] = str(out_dir / f"{stem}_mask.png")
-            row["overlay"] = str(out_dir / f"{stem}_overlay.png")
-            _save_png(Path(row["mask"]), mask.astype(np.uint8) * 255)
-            _save_png(Path(row["overlay"]), overlay(_display_rgb(pixels), mask))
+            row.update(_write_mask(out_dir, stem, pixels, mask))
         results.append(row)
 
     if out_dir is not None:
-        with (out_dir / "predictions.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(results[0]))
-            writer.writeheader()
-            writer.writerows(results)
+        _write_csv(out_dir, results)
     return results
+
+
+def _write_mask(out_dir: Path, stem: str, pixels: np.ndarray, mask: np.ndarray) -> dict[str, str]:
+    """Write ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png``; returns their paths."""
+    paths = {"mask": str(out_dir / f"{stem}_mask.png"), "overlay": str(out_dir / f"{stem}_overlay.png")}
+    _save_png(Path(paths["mask"]), mask.astype(np.uint8) * 255)
+    _save_png(Path(paths["overlay"]), overlay(_display_rgb(pixels), mask))
+    return paths
+
+
+def _write_csv(out_dir: Path, rows: list[dict[str, Any]]) -> None:
+    with (out_dir / "predictions.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def predict_patient(name: str, folder: str | Path, weights: Any = "default", out: str | Path | None = None,
@@ -208,14 +217,8 @@ def predict_patient(name: str, folder: str | Path, weights: Any = "default", out
         row: dict[str, Any] = {"file": str(path), "slice": k + 1, "lesion_pixels": int(mask[k].sum()),
                                "max_probability": float(probs[k].max()), "mask": None, "overlay": None}
         if out_dir is not None:
-            row["mask"] = str(out_dir / f"{path.stem}_mask.png")
-            row["overlay"] = str(out_dir / f"{path.stem}_overlay.png")
-            _save_png(Path(row["mask"]), mask[k].astype(np.uint8) * 255)
-            _save_png(Path(row["overlay"]), overlay(_display_rgb(pixels[k]), mask[k]))
+            row.update(_write_mask(out_dir, path.stem, pixels[k], mask[k]))
         rows.append(row)
     if out_dir is not None:
-        with (out_dir / "predictions.csv").open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        _write_csv(out_dir, rows)
     return rows
