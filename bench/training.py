@@ -45,7 +45,8 @@ from _common import DEFAULT_DATA, load_now, machine, ratio, write_result
 
 CASES: dict[str, dict[str, Any]] = {
     "cnn1": {"entry": "cnn1-chest-xray", "data": "chest_xray", "overrides": {}},
-    "unet": {"entry": "unet-lgg", "data": "kaggle_3m", "overrides": {}},
+    # whole slices, every slice once an epoch: not the preset's lesion-centred 128² patches
+    "unet": {"entry": "unet-lgg", "data": "kaggle_3m", "overrides": {"patch_size": None, "train_pipeline": {}}},
 }
 BACKENDS = ("tensorflow", "jax")
 VAL_FRACTION = 0.03
@@ -182,9 +183,13 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     timer = _timer()
     t0 = time.perf_counter()
     if spec["side"] == "runner":
+        # one pass over the training split per epoch, as the ceiling does (a preset's steps_per_epoch replaced)
+        ds = medzoo.get_dataset(entry.dataset, root)
+        steps = len(ds.splits(val_fraction=VAL_FRACTION, seed=recipe.seed)["train"]) // batch
         with tempfile.TemporaryDirectory() as tmp:
             run = medzoo.train(spec["entry"], root, out=Path(tmp) / "run", epochs=2, evaluate=False, verbose=0,
-                               val_fraction=VAL_FRACTION, callbacks=[timer], **spec["overrides"])
+                               val_fraction=VAL_FRACTION, callbacks=[timer], steps_per_epoch=steps,
+                               **spec["overrides"])
             loader = json.loads((run.dir / "config.json").read_text())["loader"]
     else:
         _ceiling(entry, recipe, root, timer)

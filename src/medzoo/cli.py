@@ -273,8 +273,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise MedzooError(f"unknown --set key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
     medzoo.get_entry(args.name)  # an unknown name fails here, before TensorFlow loads
     _check_root(args.data)
-    kwargs: dict[str, Any] = {"resume": args.resume, "seed": args.seed, "on_error": args.on_error,
-                              "epochs": args.epochs, "batch_size": args.batch_size}
+    kwargs: dict[str, Any] = {"resume": args.resume, "seed": args.seed, "on_error": args.on_error}
+    kwargs.update({k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None})
     kwargs.update(sets)
     run = medzoo.train(args.name, data=args.data, out=args.out, **kwargs)
     run_dir = getattr(run, "dir", None)

@@ -133,13 +133,14 @@ class Recipe:
             need(isinstance(getattr(self, field), int) and getattr(self, field) >= 0, field, "must be >= 0")
 
     def evolve(self, **overrides: Any) -> "Recipe":
-        """Return a copy with ``overrides`` applied (``None`` values are ignored); bad names or values raise a
+        """Return a copy with ``overrides`` applied; ``None`` is a value (``patch_size=None`` trains on whole
+        images, ``steps_per_epoch=None`` makes an epoch one pass). Bad names or values raise a
         :class:`~medzoo.errors.RecipeError` that says which."""
         known = {f.name for f in attrs.fields(Recipe)}
         bad = sorted(set(overrides) - known)
         if bad:
             raise RecipeError(f"unknown recipe field(s) {bad}; known: {sorted(known)}")
-        return attrs.evolve(self, **{k: v for k, v in overrides.items() if v is not None})
+        return attrs.evolve(self, **overrides)
 
 
 @attrs.frozen
