@@ -121,11 +121,12 @@ def training_section(res: dict[str, Any]) -> str:
             rows.append([name, c.get("backend", "tensorflow"), side, s.get("loader"), s.get("batch_size"),
                          s.get("images"), s.get("images_per_s"), s.get("images_per_s_epoch"), s.get("peak_rss_mib"),
                          s.get("error")])
-    ratios = [[name, c["entry"], c.get("backend", "tensorflow"), _x(c.get("ratio")), _x(c.get("ratio_epoch"))]
-              for name, c in res.get("cases", {}).items()]
+    ratios = [[name, c["entry"], c.get("backend", "tensorflow"), c.get("records", res.get("records", "all")),
+               _x(c.get("ratio")), _x(c.get("ratio_epoch"))] for name, c in res.get("cases", {}).items()]
     return "\n".join([
         "## Training (runner versus plain `model.fit` on preloaded arrays)", "",
-        f"Whole epochs over {res.get('records', 'all')} real training images; epoch 2 of 2 timed by a callback. "
+        "Whole epochs (one pass over the training images each) over a patient-complete subset of the real "
+        "training set (`records` below); epoch 2 of 2 timed by a callback. "
         "*train* images/s: epoch start to the end of its last step; *epoch*: also the epoch-end callbacks "
         "(checkpoints, backup), without validation. The ceiling feeds the same images, decoded beforehand, through "
         "the same augmentation. Peak RSS per subprocess. Validation is shrunk "
@@ -133,7 +134,7 @@ def training_section(res: dict[str, Any]) -> str:
         table(["case", "backend", "side", "loader", "batch", "images", "train images/s", "epoch images/s",
                "peak RSS MiB", "error"], rows), "",
         "runner / ceiling (target ≥ 0.9):", "",
-        table(["case", "entry", "backend", "train steps", "whole epoch"], ratios), "",
+        table(["case", "entry", "backend", "records", "train steps", "whole epoch"], ratios), "",
         _run_line(res), ""])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import json
 import os
 import re
 import subprocess
@@ -268,3 +269,12 @@ def test_evaluate_passes_options(fake_registry, monkeypatch: pytest.MonkeyPatch,
     assert calls == [("alpha-trained", None, "test", None, None), ("alpha-trained", None, "val", "w.weights.h5", "rep")]
     out = capsys.readouterr().out
     assert re.search(r"auc\s+0\.7500", out) and re.search(r"n\s+12", out)
+
+
+def test_evaluate_without_data_says_it_is_synthetic(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDZOO_HOME", str(tmp_path / "home"))
+    assert main(["evaluate", "unet-lgg", "--weights", "none", "--out", str(tmp_path / "ev")]) == 0
+    err = capsys.readouterr().err
+    assert "no --data given: evaluating on the small SYNTHETIC copy of 'lgg-mri'" in err
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["context"]["synthetic"] is True

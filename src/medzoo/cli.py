@@ -76,10 +76,15 @@ def _lookup_any(reg: Registry, name: str) -> tuple[str, Any]:
     raise UnknownNameError(f"unknown name {name!r}{hint} (try `medzoo list`)")
 
 
-def _check_root(root: str | None) -> None:
-    """A data root that does not exist is a user error, whichever dataset reads it."""
+def _check_root(root: str | None, entry: str | None = None, what: str = "") -> None:
+    """A data root that does not exist is a user error, whichever dataset reads it; no root at all means the
+    entry's synthetic data, which is said (on stderr) so that nobody mistakes its scores for the model's."""
     if root is not None and not Path(root).exists():
         raise MedzooError(f"{root}: no such data folder")
+    if root is None and entry is not None:
+        dataset = medzoo.get_entry(entry).dataset
+        print(f"{PROG}: no --data given: {what} the small SYNTHETIC copy of {dataset!r} (for trying the command; "
+              f"its scores say nothing about real data). Pass --data ROOT for the real images.", file=sys.stderr)
 
 
 def _parse_value(text: str) -> Any:
@@ -272,7 +277,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if bad:
         raise MedzooError(f"unknown --set key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
     medzoo.get_entry(args.name)  # an unknown name fails here, before TensorFlow loads
-    _check_root(args.data)
+    _check_root(args.data, args.name, "training on")
     kwargs: dict[str, Any] = {"resume": args.resume, "seed": args.seed, "on_error": args.on_error}
     kwargs.update({k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None})
     kwargs.update(sets)
@@ -294,7 +299,7 @@ def _weights_arg(text: str) -> str | None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an entry's weights on a split and print the metrics."""
     medzoo.get_entry(args.name)
-    _check_root(args.data)
+    _check_root(args.data, args.name, "evaluating on")
     extra: dict[str, Any] = {"postprocess": args.postprocess} if args.postprocess not in (None, "none") else {}
     if args.shift:
         if medzoo.get_entry(args.name).task != "classification":

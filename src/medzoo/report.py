@@ -116,7 +116,7 @@ def evaluate_entry(entry: str | Entry, data: str | Path | None = None, split: st
     metrics = _evaluator(entry.task)(model, dataset, records, out, **kwargs)
     context = {"entry": entry.name, "split": split, "data_root": str(dataset.root), "records": len(records),
                "patients": len({r.patient for r in records}), "weights": weights_desc,
-               "split_rule": f"val_fraction={recipe.val_fraction}, seed={recipe.seed}"}
+               "split_rule": f"val_fraction={recipe.val_fraction}, seed={recipe.seed}", "synthetic": data is None}
     return _finish(metrics, out, context, echo)
 
 
