@@ -189,7 +189,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             run = medzoo.train(spec["entry"], root, out=Path(tmp) / "run", epochs=2, evaluate=False, verbose=0,
                                val_fraction=VAL_FRACTION, callbacks=[timer], steps_per_epoch=steps,
-                               **spec["overrides"])
+                               loader=spec.get("loader", "auto"), **spec["overrides"])
             loader = json.loads((run.dir / "config.json").read_text())["loader"]
     else:
         _ceiling(entry, recipe, root, timer)
@@ -215,12 +215,23 @@ def run_child(spec: dict[str, Any], backend: str) -> dict[str, Any]:
     return {**json.loads(text), "peak_rss_mib": round(rss, 1)}
 
 
+def _side(name: str, backend: str, what: str, spec: dict[str, Any]) -> dict[str, Any]:
+    print(f"{name} {backend} {what} (2 whole epochs) ...", flush=True)
+    r = run_child(spec, backend)
+    print(f"  {r.get('images_per_s')} images/s over {r.get('images')} images (epoch without validation: "
+          f"{r.get('images_per_s_epoch')}), peak RSS {r['peak_rss_mib']:.0f} MiB, load {r.get('loadavg')} "
+          f"{r.get('error', '')}", flush=True)
+    return r
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the training benchmark; see the module docstring."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding chest_xray/ and kaggle_3m/")
     p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {', '.join(CASES)}")
     p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated Keras backends")
+    p.add_argument("--tf-loaders", default="tfdata,arrays",
+                   help="the runner's loaders measured on TensorFlow (tf.data and the decoded-array path)")
     p.add_argument("--records", type=int, default=None,
                    help="train on about this many real images (whole patients) instead of the whole split")
     p.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
@@ -245,19 +256,16 @@ def main(argv: list[str] | None = None) -> int:
 
             root = subset_root(medzoo.get_entry(case["entry"]), data, args.records, Path(tmp) / name)
             for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-                res: dict[str, Any] = {"entry": case["entry"], "overrides": case["overrides"], "backend": backend,
-                                       "records": args.records or "all"}
-                for side in ("runner", "ceiling"):
-                    print(f"{name} {backend} {side} (2 whole epochs) ...", flush=True)
-                    spec = {"entry": case["entry"], "root": str(root), "overrides": case["overrides"], "side": side}
-                    res[side] = r = run_child(spec, backend)
-                    print(f"  {r.get('images_per_s')} images/s over {r.get('images')} images (epoch without "
-                          f"validation: {r.get('images_per_s_epoch')}), peak RSS {r['peak_rss_mib']:.0f} MiB, load "
-                          f"{r.get('loadavg')} {r.get('error', '')}", flush=True)
-                res["ratio"] = ratio(res["runner"].get("images_per_s"), res["ceiling"].get("images_per_s"))
-                res["ratio_epoch"] = ratio(res["runner"].get("images_per_s_epoch"),
-                                           res["ceiling"].get("images_per_s_epoch"))
-                results[f"{name}-{backend}"] = res
+                loaders = [x.strip() for x in args.tf_loaders.split(",")] if backend == "tensorflow" else ["arrays"]
+                spec = {"entry": case["entry"], "root": str(root), "overrides": case["overrides"]}
+                ceiling = _side(name, backend, "ceiling", {**spec, "side": "ceiling"})
+                for loader in loaders:
+                    runner = _side(name, backend, f"runner ({loader})", {**spec, "side": "runner", "loader": loader})
+                    results[f"{name}-{backend}-{loader}"] = {
+                        "entry": case["entry"], "overrides": case["overrides"], "backend": backend, "loader": loader,
+                        "records": args.records or "all", "runner": runner, "ceiling": ceiling,
+                        "ratio": ratio(runner.get("images_per_s"), ceiling.get("images_per_s")),
+                        "ratio_epoch": ratio(runner.get("images_per_s_epoch"), ceiling.get("images_per_s_epoch"))}
     print("\nrunner / ceiling (training steps of epoch 2; target >= 0.9):")
     for name, res in results.items():
         print(f"  {name:18s} {res['ratio']}  (whole epoch without validation: {res['ratio_epoch']})")

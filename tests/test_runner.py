@@ -128,3 +128,12 @@ def test_fine_tuning_starts_from_initial_weights(two_runs: list[Any], lgg_root: 
     with pytest.raises(MedzooError, match="cannot load weights .*other.weights.h5"):
         train(small_entry(), data=lgg_root, out=tmp_path / "bad", evaluate=False, verbose=0,
               initial_weights=other, **OVERRIDES)
+
+
+def test_read_history_takes_the_csv_loggers_na(tmp_path: Path) -> None:
+    from medzoo.runner import read_history
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss,val_loss\n0,0.5,NA\n1,0.4,0.3\n")
+    history = read_history(path)
+    assert history["loss"] == [0.5, 0.4] and np.isnan(history["val_loss"][0]) and history["val_loss"][1] == 0.3

@@ -111,7 +111,14 @@ def read_history(path: Path) -> dict[str, list[float]]:
         return {}
     with path.open() as f:
         rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) for r in rows] for k in (rows[0].keys() if rows else [])}
+
+    def number(text: str | None) -> float:  # Keras' CSVLogger writes "NA" for a key an epoch did not log
+        try:
+            return float(text) if text not in (None, "", "NA") else float("nan")
+        except ValueError:
+            return float("nan")
+
+    return {k: [number(r[k]) for r in rows] for k in (rows[0].keys() if rows else [])}
 
 
 def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | None = None, *,
