@@ -45,7 +45,7 @@ def test_unknown_and_unsupported_options_are_errors(lgg) -> None:
     with pytest.raises(MedzooError, match="batch_size must be at least 1"):
         PipelineOptions.make(batch_size=0)
     with pytest.raises(MedzooError, match=r"does not take pipeline option image_size=64"):
-        lgg.batches(lgg.records(), options=PipelineOptions(image_size=64), backend="arrays")
+        lgg.batches(lgg.records(), options=PipelineOptions(image_size=64), loader="arrays")
     with pytest.raises(TypeError):  # a typo passed straight to the tf.data pipeline is no longer swallowed
         lgg.pipeline(lgg.records(), lesion_fractoin=0.5)
 
@@ -75,7 +75,7 @@ def test_decoded_arrays_equal_the_files_and_the_disk_cache_is_reused(lgg, monkey
 def test_evaluation_batches_are_ordered_raw_and_complete(lgg) -> None:
     recs = lgg.records()[:10]
     images, masks = lgg.load_arrays(recs)
-    batches = list(lgg.batches(recs, batch_size=4, backend="arrays"))
+    batches = list(lgg.batches(recs, batch_size=4, loader="arrays"))
     assert [len(x) for x, _ in batches] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), images)
     np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), masks)
@@ -84,7 +84,7 @@ def test_evaluation_batches_are_ordered_raw_and_complete(lgg) -> None:
 def test_training_batches_repeat_for_a_seed_and_reshuffle_each_epoch(lgg) -> None:
     recs = lgg.records()
     opts = PipelineOptions(batch_size=5, augment={}, seed=3)
-    a, b = (lgg.batches(recs, training=True, options=opts, backend="arrays") for _ in range(2))
+    a, b = (lgg.batches(recs, training=True, options=opts, loader="arrays") for _ in range(2))
     assert len(a) == len(recs) // 5  # the short last batch is dropped in training
     first = [x for x, _ in a]
     np.testing.assert_array_equal(np.concatenate(first), np.concatenate([x for x, _ in b]))
@@ -96,7 +96,7 @@ def test_training_batches_repeat_for_a_seed_and_reshuffle_each_epoch(lgg) -> Non
 
 def test_lesion_fraction_draws_and_centres_on_lesions(lgg) -> None:
     recs = lgg.records()
-    feed = lgg.batches(recs, training=True, backend="arrays", batch_size=16, augment={}, patch_size=16,
+    feed = lgg.batches(recs, training=True, loader="arrays", batch_size=16, augment={}, patch_size=16,
                        lesion_fraction=1.0, seed=1)
     shares = []
     for x, y in feed:
@@ -104,12 +104,12 @@ def test_lesion_fraction_draws_and_centres_on_lesions(lgg) -> None:
         shares.append((np.asarray(y).reshape(16, -1).max(axis=1) > 0).mean())
     assert np.mean(shares) >= 0.95
     with pytest.raises(MedzooError, match="both"):
-        lgg.batches([r for r in recs if r.meta["positive"]], training=True, backend="arrays", lesion_fraction=0.5)
+        lgg.batches([r for r in recs if r.meta["positive"]], training=True, loader="arrays", lesion_fraction=0.5)
 
 
 def test_augmented_masks_stay_binary_and_move_with_the_lesion(lgg) -> None:
     recs = [r for r in lgg.records() if r.meta["positive"]]
-    feed = lgg.batches(recs, training=True, backend="arrays", batch_size=len(recs), seed=2,
+    feed = lgg.batches(recs, training=True, loader="arrays", batch_size=len(recs), seed=2,
                        augment={"rotation": 0.1, "shift": 0.1, "zoom": 0.1, "hflip": 0.5})
     x, y = (np.asarray(a) for a in feed[0])
     assert set(np.unique(y)) <= {0.0, 1.0}
@@ -167,7 +167,8 @@ def test_unknown_precision_is_an_error() -> None:
 
 @pytest.mark.slow
 def test_runner_on_the_array_path_under_tensorflow(lgg, tmp_path: Path) -> None:
-    """``loader="arrays"`` trains through the same runner on TensorFlow: the path that the other backends use."""
+    """On TensorFlow the runner's default is the decoded-array path too (intensity augmentation included); the
+    tf.data pipeline stays one option away."""
     import json
 
     from medzoo.runner import train
@@ -176,8 +177,12 @@ def test_runner_on_the_array_path_under_tensorflow(lgg, tmp_path: Path) -> None:
                 seed=0, verbose=0, evaluate=False, loader="arrays")
     auto = train("unet-lgg", data=lgg.root, out=tmp_path / "auto", epochs=1, batch_size=4, seed=0, verbose=0,
                  evaluate=False, augment={"hflip": 0.5, "gamma": 0.2, "contrast": 0.1})
-    assert json.loads((tmp_path / "auto" / "config.json").read_text())["loader"] == "arrays"  # intensity: arrays
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["loader"] == "arrays"  # the default
     assert np.isfinite(auto.history["loss"]).all()
+    tfdata = train("unet-lgg", data=lgg.root, out=tmp_path / "tfdata", epochs=1, batch_size=4, seed=0, verbose=0,
+                   evaluate=False, augment={}, loader="tfdata")
+    assert json.loads((tmp_path / "tfdata" / "config.json").read_text())["loader"] == "tfdata"
+    assert np.isfinite(tfdata.history["loss"]).all()
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["loader"] == "arrays" and config["backend"] == "tensorflow"
     assert config["precision"] == "float32" and config["replicas"] == 1

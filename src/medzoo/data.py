@@ -6,10 +6,10 @@ The one path for data::
         --Dataset.pipeline(records, training)--> tf.data of (raw image, label | mask)
 
 Images leave the pipeline as raw pixels (uint8, or float32 in [0, 255]); the model holds its own preprocessing.
-:meth:`Dataset.batches` is the one entry point for the runner and evaluation: on TensorFlow it is the
-dataset's tf.data :meth:`Dataset.pipeline`; on any other backend (no TensorFlow needed) it is
-:class:`medzoo.loader.ArrayBatches` over the records decoded once by :meth:`Dataset.decode`
-(:mod:`medzoo.arrays`).
+:meth:`Dataset.batches` is the one entry point for the runner and evaluation: by default
+:class:`medzoo.loader.ArrayBatches` over the records decoded once by :meth:`Dataset.decode` (:mod:`medzoo.arrays`),
+on any backend and without TensorFlow; on TensorFlow the dataset's tf.data :meth:`Dataset.pipeline` with
+``loader="tfdata"`` (and under multi-replica ``tf.distribute``).
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class Dataset(abc.ABC):
         """One record as ``(image (H, W, C) uint8, target)``: the label, or the mask ``(H, W, 1)`` in {0, 1}.
 
         Every image of a dataset decodes to the same shape. Bad files raise :class:`DataError` naming them.
-        Needed by the array path (:meth:`batches` on backends other than TensorFlow).
+        Needed by the array path (:meth:`batches`), the default on every backend.
         """
         raise NotImplementedError(f"dataset {self.name!r} has no decode(): it can only feed the TensorFlow backend")
 
@@ -219,30 +219,37 @@ class Dataset(abc.ABC):
         return {}
 
     def batches(self, records: Sequence[Record], training: bool = False,
-                options: PipelineOptions | None = None, backend: str | None = None, steps: int | None = None,
+                options: PipelineOptions | None = None, loader: str = "auto", steps: int | None = None,
                 **kwargs: Any) -> Any:
-        """Batches of ``(raw image, target)`` for ``records``, for the current Keras backend.
+        """Batches of ``(raw image, target)`` for ``records``, on any Keras backend.
 
-        On TensorFlow, the dataset's tf.data :meth:`pipeline`; elsewhere (or with ``backend="arrays"``), a
-        :class:`medzoo.loader.ArrayBatches` over the records decoded once (:mod:`medzoo.arrays`), which needs
-        no TensorFlow. ``options`` (or keyword arguments, as in :meth:`PipelineOptions.make`) say how;
-        ``steps`` fixes the array path's batches per epoch (the tf.data path repeats with ``repeat=True``).
+        ``loader="arrays"`` (what ``"auto"`` picks where the dataset has :meth:`decode`): a
+        :class:`medzoo.loader.ArrayBatches` over the records decoded once (:mod:`medzoo.arrays`), which needs no
+        TensorFlow. ``loader="tfdata"``: the dataset's tf.data :meth:`pipeline` (TensorFlow only; what
+        ``tf.distribute`` shards over replicas and workers). ``options`` (or keyword arguments, as in
+        :meth:`PipelineOptions.make`) say how; ``steps`` fixes the array path's batches per epoch (the tf.data
+        path repeats with ``repeat=True``).
         """
         base = attrs.asdict(options, recurse=False) if options is not None else {}
         opts = PipelineOptions.make(**{**base, **kwargs}) if kwargs or options is None else options
         checked = opts.check(self)
         if not records:
             raise MedzooError("no records to build batches from")
-        if backend is None:
-            import keras
-
-            backend = keras.backend.backend()
-        if backend == "tensorflow":
+        if loader not in ("auto", "arrays", "tfdata"):
+            raise MedzooError(f"unknown loader {loader!r}; choose from auto, arrays, tfdata")
+        if loader == "auto":
+            loader = "arrays" if self.can_decode else "tfdata"
+        if loader == "tfdata":
             return self.pipeline(list(records), training=training, **checked)
         from medzoo.loader import ArrayBatches
 
         return ArrayBatches.from_dataset(self.configured(opts), list(records), training=training, options=opts,
                                          steps=steps)
+
+    @property
+    def can_decode(self) -> bool:
+        """Whether this dataset implements :meth:`decode` (and so feeds the array path, on any backend)."""
+        return type(self).decode is not Dataset.decode
 
     def configured(self, options: PipelineOptions) -> Dataset:
         """This dataset as :meth:`decode` should see it under ``options`` (a copy with another

@@ -147,7 +147,8 @@ def train(entry: str | Entry, data: str | Path | None = None, out: str | Path | 
         initial_weights: start from these weights (``"default"``: the entry's shipped ones, or a path/URL as
             in :func:`medzoo.load`) instead of a fresh initialisation: fine-tuning. A resumed run continues
             from its own checkpoint instead.
-        loader: ``"auto"`` (tf.data on TensorFlow, decoded arrays elsewhere), ``"tfdata"`` or ``"arrays"``.
+        loader: ``"auto"`` (decoded arrays, any backend; tf.data under multi-replica ``tf.distribute``; see
+            :func:`choose_loader`), ``"arrays"`` or ``"tfdata"`` (TensorFlow only).
         callbacks: extra ``keras.callbacks.Callback`` objects, run before the runner's own.
         **overrides: any :class:`~medzoo.specs.Recipe` field (``epochs``, ``batch_size``, ...).
 
@@ -261,18 +262,28 @@ def _prepare_data(entry: Entry, recipe: Recipe, data: Any, placement: Placement,
                                       "augment": recipe.augment, "seed": recipe.seed,
                                       "deterministic": deterministic, "repeat": steps is not None,
                                       "patch_size": recipe.patch_size})
-    backend = placement.backend if loader in ("auto", "tfdata") else "arrays"
-    if loader == "auto" and backend == "tensorflow" and needs_arrays(recipe.augment):
-        backend = "arrays"
-        log.info("the recipe's intensity augmentation runs on the decoded-array path: loader 'arrays'")
+    used = choose_loader(loader, placement, dataset, recipe)
+    train_feed = dataset.batches(train_recs, training=True, options=options, loader=used, steps=steps)
+    val_options = PipelineOptions(batch_size=global_batch, cache=options.cache)
+    val_feed = dataset.batches(val_recs, options=val_options, loader=used) if val_recs else None
+    class_weight = dataset.class_weights(train_recs) if recipe.class_weights else None
+    return _Data(dataset, splits, train_feed, val_feed, class_weight, steps if used == "tfdata" else None, used)
+
+
+def choose_loader(loader: str, placement: Placement, dataset: Any, recipe: Recipe) -> str:
+    """``"arrays"`` or ``"tfdata"``. ``"auto"`` is the decoded-array path wherever the dataset can decode, but
+    tf.data under a multi-replica ``tf.distribute`` strategy (which shards tf.data over replicas and workers)."""
     if loader == "tfdata" and placement.backend != "tensorflow":
         raise MedzooError("loader='tfdata' needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
-    train_feed = dataset.batches(train_recs, training=True, options=options, backend=backend, steps=steps)
-    val_options = PipelineOptions(batch_size=global_batch, cache=options.cache)
-    val_feed = dataset.batches(val_recs, options=val_options, backend=backend) if val_recs else None
-    class_weight = dataset.class_weights(train_recs) if recipe.class_weights else None
-    used = "tfdata" if backend == "tensorflow" else "arrays"
-    return _Data(dataset, splits, train_feed, val_feed, class_weight, steps if used == "tfdata" else None, used)
+    if loader != "auto":
+        return loader
+    if not dataset.can_decode:
+        if placement.backend != "tensorflow":
+            raise MedzooError(f"dataset {dataset.name!r} has no decode(): it can only train on TensorFlow")
+        return "tfdata"
+    if placement.backend == "tensorflow" and placement.replicas > 1 and not needs_arrays(recipe.augment):
+        return "tfdata"
+    return "arrays"
 
 
 def _write_config(run_dir: Path, entry: Entry, recipe: Recipe, data: _Data, placement: Placement,
