@@ -242,7 +242,7 @@ def test_train_passes_options_and_sets(fake_registry, monkeypatch: pytest.Monkey
     assert main(argv) == 0
     (entry, data, out, kwargs), = calls
     assert (entry, data, out) == ("alpha-entry", str(tmp_path), str(tmp_path / "run"))
-    assert kwargs == {"resume": True, "seed": None, "on_error": "skip", "epochs": 3, "batch_size": None,
+    assert kwargs == {"resume": True, "seed": None, "on_error": "skip", "epochs": 3,  # no --batch-size: not passed
                       "learning_rate": 1e-4, "optimizer": "adam", "augment": {"hflip": 1}, "class_weights": True,
                       "deterministic": True}
 

@@ -62,7 +62,7 @@ class ArrayBatches(keras.utils.PyDataset):
         seed: seeds the order, crops and augmentation.
         steps: batches per epoch (default: one pass over the records).
         patch_size: train on random ``patch_size``² crops (segmentation; centred on the lesion for examples
-            drawn as positives when ``lesion_fraction`` is set).
+            drawn as positives when ``lesion_fraction`` is set); images no larger than that are used whole.
         positive: ``(N,)`` bool, which records are positive (for ``lesion_fraction``).
         lesion_fraction: draw this fraction of each training batch from the positive records.
         workers: threads assembling batches ahead of the train step.
@@ -103,9 +103,8 @@ class ArrayBatches(keras.utils.PyDataset):
         self.augment = dict(augment or {})
         self.fill_mode = fill_mode
         self.segmentation = targets.ndim == 4
-        self.patch_size = patch_size
-        if patch_size and (patch_size > images.shape[1] or patch_size > images.shape[2]):
-            raise MedzooError(f"patch_size {patch_size} is larger than the images {images.shape[1:3]}")
+        # patches as large as the images are the images themselves (a preset's 128² patches on smaller images)
+        self.patch_size = patch_size if patch_size and patch_size < min(images.shape[1:3]) else None
         self.lesion_fraction = lesion_fraction
         self.positive = np.asarray(positive, bool) if positive is not None else None
         if lesion_fraction is not None:

@@ -61,6 +61,8 @@ def segmentation_pipeline(records: list[Record], training: bool = False, batch_s
 
     if not records:
         raise ValueError("no records to build a pipeline from")
+    if patch_size and patch_size >= min(read_image(records[0].image).shape[:2]):
+        patch_size = None  # patches as large as the images are the images themselves
 
     def source(recs: list[Record]) -> Any:
         ds = _paths(recs, tf, deterministic or not training)
