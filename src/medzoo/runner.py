@@ -1,9 +1,11 @@
 """The shared runner: one path from a zoo entry and a data root to a trained, evaluated model.
 
-``train()`` resolves the entry's recipe (overridable), opens the dataset, splits it by patient, builds the
-model under a ``tf.distribute`` strategy, compiles it from the recipe and fits it with checkpoints every
-epoch, so that ``resume=True`` continues a killed run from its last completed epoch, optimizer state
-included. Everything lands in a run directory::
+``train()`` resolves the entry's recipe (its preset's, overridable), places the run on the machine
+(:mod:`medzoo.distribution`: devices, ``tf.distribute`` or ``keras.distribution``, precision, jit), opens the
+dataset, splits it by patient, feeds it (:meth:`medzoo.data.Dataset.batches`: decoded arrays on any backend,
+or tf.data), builds and compiles the model from the recipe and fits it with checkpoints every epoch, so that
+``resume=True`` continues a killed run from its last completed epoch, optimizer state included. One process
+at a time writes a run directory (``RUN/.lock``). Everything lands there::
 
     RUN/config.json  history.csv  train.log  best.weights.h5  last.weights.h5  backup/  metrics.json  figures/
 """
