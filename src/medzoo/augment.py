@@ -133,12 +133,6 @@ def needs_arrays(augment: Mapping[str, float] | None) -> bool:
     return bool(augment) and any(float(augment.get(k, 0.0)) for k in INTENSITY)
 
 
-def is_identity(transforms: np.ndarray) -> np.ndarray:
-    """Per row, whether the transform leaves the image as it is."""
-    ident = np.array([1, 0, 0, 0, 1, 0, 0, 0], np.float32)
-    return np.all(np.abs(transforms - ident) < 1e-6, axis=-1)
-
-
 def apply_affine(images: Any, transforms: Any, masks: Any = None, fill_mode: str = "constant") -> Any:
     """Resample ``images`` (N, H, W, C) with ``transforms`` (N, 8); ``masks`` (N, H, W, 1) alike.
 

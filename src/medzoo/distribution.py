@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -178,7 +179,7 @@ def activate(placement: Placement) -> None:
         keras.distribution.set_distribution(placement.distribution)
 
 
-def worker_dir(run_dir: Any, strat: Any) -> Any:
+def worker_dir(run_dir: Path, strat: Any) -> Path:
     """Where this process writes: ``run_dir`` itself, except on the non-chief workers of a
     ``MultiWorkerMirroredStrategy``, which keep their own log, history and checkpoints in
     ``run_dir/<task type>-<index>`` so that no two processes write the same file."""

@@ -54,11 +54,6 @@ def _optimizer(recipe: Recipe) -> Any:
     return table[recipe.optimizer](learning_rate=recipe.learning_rate)
 
 
-def open_data(entry: Entry, data: str | Path | None, on_error: str = "raise") -> Any:
-    """The entry's dataset at ``data`` (its synthetic default when ``None``)."""
-    return open_dataset(entry.dataset, data, on_error=on_error)
-
-
 @attrs.define
 class Run:
     """What :func:`train` returns: where the run lives and what it produced."""
@@ -248,7 +243,7 @@ class _Data:
 def _prepare_data(entry: Entry, recipe: Recipe, data: Any, placement: Placement, *, on_error: str,
                   deterministic: bool, loader: str) -> _Data:
     """Open the dataset, split it by patient and make the training and validation feeds."""
-    dataset = open_data(entry, data, on_error)
+    dataset = open_dataset(entry.dataset, data, on_error=on_error)
     splits = recipe_splits(dataset, recipe)
     if dataset.skipped:
         log.warning("skipped %d bad files: %s", len(dataset.skipped), dataset.skipped)
