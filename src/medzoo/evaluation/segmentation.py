@@ -41,10 +41,10 @@ def slice_sums(model: Any, dataset: Any, records: Sequence[Any], threshold: floa
     def flush() -> None:
         if not volume:
             return
-        y = np.concatenate([v[0] for v in volume]) > 0.5
-        p = keep_components(np.concatenate([v[1] for v in volume]), post)
-        inter.append(np.sum(y & p, axis=(1, 2)))
-        pred.append(np.sum(p, axis=(1, 2)))
+        kept = keep_components(np.concatenate([v[1] for v in volume]), post)
+        i, _, q = M.mask_sums(np.concatenate([v[0] for v in volume]), kept, 0.5)  # kept is already thresholded
+        inter.append(i)
+        pred.append(q)
         volume.clear()
 
     done = 0
