@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from medzoo.evaluation import metrics as M
+from medzoo.evaluation import predict_array
 
 
 def _gamma(g: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -79,12 +80,6 @@ PERTURBATIONS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 }
 
 
-def _scores(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
-    out = [np.asarray(model.predict_on_batch(images[i:i + batch_size]), np.float32).reshape(-1)
-           for i in range(0, len(images), batch_size)]
-    return np.concatenate(out)
-
-
 def _point(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
     m = M.binary_metrics(y, s, threshold)
     return {"auc": float(M.roc_auc(y, s)), **{k: float(m[k]) for k in ("accuracy", "recall", "specificity")}}
@@ -101,12 +96,12 @@ def shift_check(model: Any, dataset: Any, records: Sequence[Any], threshold: flo
 
     arrays = decoded(dataset, records, cache="memory")
     x, y = np.asarray(arrays.images), np.asarray(arrays.targets).reshape(-1)
-    clean = _point(y, _scores(model, x, batch_size), threshold)
+    clean = _point(y, predict_array(model, x, batch_size).reshape(-1), threshold)
     out: dict[str, Any] = {"threshold": float(threshold), "n": int(len(y)), "clean": clean, "perturbed": {}}
     for name in perturbations or list(PERTURBATIONS):
         what, fn = PERTURBATIONS[name]
         shifted = np.stack([fn(img) for img in x])
-        point = _point(y, _scores(model, shifted, batch_size), threshold)
+        point = _point(y, predict_array(model, shifted, batch_size).reshape(-1), threshold)
         out["perturbed"][name] = {"what": what, **point, "auc_drop": clean["auc"] - point["auc"]}
     out["worst_auc_drop"] = max(p["auc_drop"] for p in out["perturbed"].values())
     return out

@@ -73,8 +73,9 @@ def predict_volume(model: Any, slices: np.ndarray, threshold: float = 0.5, post:
     Returns the probabilities ``(D, H, W)`` and the lesion mask ``(D, H, W)`` bool: ``>= threshold``, then
     cleaned by ``post`` (see :class:`Postprocess`).
     """
-    probs = np.concatenate([np.asarray(model.predict_on_batch(slices[i:i + batch_size]), np.float32)
-                            for i in range(0, len(slices), batch_size)])[..., 0]
+    from medzoo.evaluation import predict_array
+
+    probs = predict_array(model, slices, batch_size)[..., 0]
     return probs, keep_components(probs >= threshold, Postprocess.parse(post))
 
 

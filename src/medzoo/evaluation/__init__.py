@@ -40,6 +40,12 @@ def predict_batches(model: Any, dataset: Any, records: Sequence[Any],
         yield x, np.asarray(y), np.asarray(model.predict_on_batch(x), dtype=np.float32)
 
 
+def predict_array(model: Any, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """``model``'s float32 outputs for an in-memory array ``x``, ``batch_size`` rows at a time."""
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]), np.float32)
+                           for i in range(0, len(x), batch_size)])
+
+
 def groups_of(records: Sequence[Any]) -> tuple[list[str] | None, str]:
     """Bootstrap groups of ``records``: their patients when every record names one, else ``None`` (images)."""
     patients = [getattr(r, "patient", "") or "" for r in records]
