@@ -32,6 +32,9 @@ Intensity (images only, after the resampling; what transfers to scans from anoth
     scales each image about its own mean by a factor uniform in [1 - ``contrast``, 1 + ``contrast``].
 ``gamma``
     ``255 (x / 255) ** g`` with ``log g`` uniform in ±``gamma``.
+``blur``
+    mixes each image with its Gaussian blur (sigma 1.5 pixels) by a weight uniform in [0, ``blur``]: a softer
+    or lower-resolution acquisition (``blur`` at most 1).
 
 Results are clipped to [0, 255]. Intensity strengths run on the decoded-array path (any backend); the
 TensorFlow runner switches to that path by itself when a recipe asks for them.
@@ -47,7 +50,8 @@ import numpy as np
 from medzoo.errors import MedzooError
 
 GEOMETRIC = frozenset({"hflip", "vflip", "rotation", "shift", "shear", "zoom"})
-INTENSITY = frozenset({"brightness", "contrast", "gamma"})
+INTENSITY = frozenset({"brightness", "contrast", "gamma", "blur"})
+BLUR_SIGMA = 1.5
 KEYS = GEOMETRIC | INTENSITY
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 
@@ -61,12 +65,14 @@ def check_augment(augment: Mapping[str, float] | None, default: Mapping[str, flo
     for key in ("hflip", "vflip"):
         if not 0.0 <= aug.get(key, 0.0) <= 1.0:
             raise MedzooError(f"augment[{key!r}] is a probability in [0, 1], got {aug[key]}")
-    for key in ("rotation", "shift", "shear", "zoom", "brightness", "contrast", "gamma"):
+    for key in ("rotation", "shift", "shear", "zoom", "brightness", "contrast", "gamma", "blur"):
         if aug.get(key, 0.0) < 0:
             raise MedzooError(f"augment[{key!r}] is a strength >= 0, got {aug[key]}")
     for key in ("zoom", "contrast"):
         if aug.get(key, 0.0) >= 1.0:
             raise MedzooError(f"augment[{key!r}] must be below 1, got {aug[key]}")
+    if aug.get("blur", 0.0) > 1.0:
+        raise MedzooError(f"augment['blur'] is a mixing weight in [0, 1], got {aug['blur']}")
     return aug
 
 
@@ -107,22 +113,42 @@ def sample_affine(rng: np.random.Generator, n: int, height: int, width: int,
 
 
 def sample_intensity(rng: np.random.Generator, n: int, augment: Mapping[str, float]) -> np.ndarray:
-    """``(n, 3)`` float32: per image, the added shift, the contrast factor and the gamma (see the module doc)."""
-    b, c, g = (float(augment.get(k, 0.0)) for k in ("brightness", "contrast", "gamma"))
+    """``(n, 4)`` float32: per image, the added shift, the contrast factor, the gamma and the blur weight (see the
+    module doc)."""
+    b, c, g, s = (float(augment.get(k, 0.0)) for k in ("brightness", "contrast", "gamma", "blur"))
     shift = rng.uniform(-b, b, n) * 255.0 if b else np.zeros(n)
     factor = rng.uniform(1.0 - c, 1.0 + c, n) if c else np.ones(n)
     gamma = np.exp(rng.uniform(-g, g, n)) if g else np.ones(n)
-    return np.stack([shift, factor, gamma], axis=1).astype(np.float32)
+    blur = rng.uniform(0.0, s, n) if s else np.zeros(n)
+    return np.stack([shift, factor, gamma, blur], axis=1).astype(np.float32)
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    radius = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    return (k / k.sum()).astype(np.float32)
+
+
+def gaussian_blur(images: Any, sigma: float = BLUR_SIGMA) -> Any:
+    """Separable Gaussian blur of ``images`` (N, H, W, C), edges replicated; ``keras.ops`` only, jit-compatible."""
+    from keras import ops
+
+    k = _gaussian_kernel(sigma)
+    r, channels = len(k) // 2, images.shape[-1]
+    x = ops.pad(ops.cast(images, "float32"), ((0, 0), (r, r), (r, r), (0, 0)), mode="symmetric")
+    x = ops.depthwise_conv(x, np.tile(k.reshape(-1, 1, 1, 1), (1, 1, channels, 1)), padding="valid")
+    return ops.depthwise_conv(x, np.tile(k.reshape(1, -1, 1, 1), (1, 1, channels, 1)), padding="valid")
 
 
 def apply_intensity(images: Any, params: Any) -> Any:
-    """``images`` (N, H, W, C) in [0, 255] with ``params`` (N, 3) from :func:`sample_intensity`; ``keras.ops``
-    only, jit-compatible; float32 in [0, 255]."""
+    """``images`` (N, H, W, C) in [0, 255] with ``params`` (N, 4) from :func:`sample_intensity`; ``keras.ops``
+    only, jit-compatible; float32 in [0, 255]. Blur first (the acquisition), then gamma, contrast, brightness."""
     from keras import ops
 
     x = ops.cast(images, "float32")
     p = ops.cast(params, "float32")
-    shift, factor, gamma = (ops.reshape(p[:, i], (-1, 1, 1, 1)) for i in range(3))
+    shift, factor, gamma, blur = (ops.reshape(p[:, i], (-1, 1, 1, 1)) for i in range(4))
+    x = x + blur * (gaussian_blur(x) - x)
     x = 255.0 * ops.power(ops.clip(x / 255.0, 0.0, 1.0), gamma)
     mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
     return ops.clip((x - mean) * factor + mean + shift, 0.0, 255.0)

@@ -51,7 +51,23 @@ def _optimizer(recipe: Recipe) -> Any:
              "adamw": keras.optimizers.AdamW}
     if recipe.optimizer not in table:
         raise RecipeError(f"unknown optimizer {recipe.optimizer!r}; choose from {sorted(table)}")
-    return table[recipe.optimizer](learning_rate=recipe.learning_rate)
+    kwargs: dict[str, Any] = {"learning_rate": recipe.learning_rate}
+    if recipe.weight_decay is not None:
+        kwargs["weight_decay"] = recipe.weight_decay
+    if recipe.ema:
+        kwargs |= {"use_ema": True, "ema_momentum": 0.99}
+    return table[recipe.optimizer](**kwargs)
+
+
+def _loss(task: Any, recipe: Recipe) -> Any:
+    """The task's loss for the recipe; ``label_smoothing`` is passed only when set (not every loss takes it)."""
+    make = resolve(task.losses)
+    if not recipe.label_smoothing:
+        return make(recipe.loss)
+    try:
+        return make(recipe.loss, label_smoothing=recipe.label_smoothing)
+    except TypeError as e:
+        raise RecipeError(f"the {task.name} loss {recipe.loss!r} takes no label_smoothing ({e})") from None
 
 
 @attrs.define
@@ -82,6 +98,21 @@ class _EpochLog:
                 logger.info("epoch %d done in %.0fs: %s", epoch + 1, time.time() - self._t, items)
 
         return EpochLog()
+
+
+def _SwapEMA(resumed: bool) -> Any:  # noqa: N802 (a class made on demand: Keras is imported lazily here)
+    """``keras.callbacks.SwapEMAWeights(swap_on_epoch=True)`` that knows a restored backup holds the swapped state.
+
+    At each epoch end the averaged weights are swapped into the model, so the checkpoints, early stopping and
+    the epoch's backup all hold them; a run resumed from that backup must swap back before it trains on.
+    """
+    import keras
+
+    class SwapEMA(keras.callbacks.SwapEMAWeights):
+        def on_train_begin(self, logs: Any = None) -> None:
+            self._ema_weights_in_model = resumed
+
+    return SwapEMA(swap_on_epoch=True)
 
 
 def _trim_history(path: Path, epochs_done: int) -> None:
@@ -314,7 +345,7 @@ def compile_model(model: Any, entry: Entry, recipe: Recipe, jit_compile: bool | 
     """Compile ``model`` as the runner does for ``entry``: the recipe's optimizer and loss, the task's training
     metrics. (Benchmarks use it to time the same step outside the runner.)"""
     task = registry().get("tasks", entry.task)
-    model.compile(optimizer=_optimizer(recipe), loss=resolve(task.losses)(recipe.loss),
+    model.compile(optimizer=_optimizer(recipe), loss=_loss(task, recipe),
                   metrics=resolve(task.metrics)(), jit_compile=jit_compile)
     return model
 
@@ -336,8 +367,9 @@ def _build_model(entry: Entry, recipe: Recipe, placement: Placement, data: _Data
     return model
 
 
-def _resume_state(run_dir: Path, monitor: str, mode: str) -> float | None:
-    """Trim ``history.csv`` to the epochs the backup has seen and return the best monitored value so far.
+def _resume_state(run_dir: Path, monitor: str, mode: str) -> tuple[float | None, int]:
+    """Trim ``history.csv`` to the epochs the backup has seen; return the best monitored value so far and the
+    number of completed epochs.
 
     BackupAndRestore's metadata "epoch" counts the completed epochs (model and optimizer state are in
     ``backup/latest.weights.h5``); history rows past it belong to an epoch that will be run again.
@@ -348,15 +380,17 @@ def _resume_state(run_dir: Path, monitor: str, mode: str) -> float | None:
     past = read_history(history_csv).get(monitor, [])
     log.info("resuming %s after %d completed epochs", run_dir, done)
     if not past:
-        return None
-    return max(past) if mode == "max" else min(past)
+        return None, done
+    return (max(past) if mode == "max" else min(past)), done
 
 
 def _callbacks(run_dir: Path, recipe: Recipe, monitor: str, best_so_far: float | None) -> list[Any]:
     import keras
 
     cb = keras.callbacks
-    return [
+    restored = (run_dir / "backup" / "latest.weights.h5").exists()  # BackupAndRestore will load it
+    ema = [_SwapEMA(resumed=restored)] if recipe.ema else []
+    return ema + [  # EMA first: validation, checkpoints and early stopping see the averaged weights
         cb.ReduceLROnPlateau(monitor=monitor, mode=recipe.monitor_mode, patience=recipe.reduce_lr_patience,
                              factor=recipe.reduce_lr_factor, min_lr=1e-6),  # before CSVLogger: logs the lr
         cb.CSVLogger(str(run_dir / "history.csv"), append=True),
@@ -389,7 +423,9 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, placement: Pl
     config = _write_config(run_dir, entry, recipe, feeds, placement, initial_weights, resume)
     model = _build_model(entry, recipe, placement, feeds, initial_weights)
     monitor = recipe.monitor if feeds.val is not None else recipe.monitor.removeprefix("val_")
-    best_so_far = _resume_state(run_dir, monitor, recipe.monitor_mode) if resume else None
+    best_so_far, done = _resume_state(run_dir, monitor, recipe.monitor_mode) if resume else (None, 0)
+    if done and hasattr(feeds.train, "epoch"):  # ArrayBatches: the resumed epochs get their own batches again
+        feeds.train.epoch = done
     if verbose == "auto":
         import sys
 

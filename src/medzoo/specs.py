@@ -95,7 +95,10 @@ class Recipe:
 
     optimizer: str = "rmsprop"
     learning_rate: float = 1e-3
+    weight_decay: float | None = None  # None: the optimizer's own default (AdamW: 0.004; others: none)
+    ema: bool = False  # keep an exponential moving average of the weights; validate and save with it
     loss: str = "binary_crossentropy"
+    label_smoothing: float = 0.0  # classification: targets move this far towards 0.5
     epochs: int = 100
     batch_size: int = 32
     early_stopping_patience: int = 10
@@ -125,6 +128,11 @@ class Recipe:
             need(value is None or (isinstance(value, int) and value >= 1), field, "must be None or a whole number >= 1")
         need(isinstance(self.learning_rate, (int, float)) and self.learning_rate >= 0, "learning_rate",
              "must be a number >= 0")
+        need(isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1, "label_smoothing",
+             "must be in [0, 1)")
+        need(self.weight_decay is None or (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0),
+             "weight_decay", "must be None or a number >= 0")
+        need(isinstance(self.ema, bool), "ema", "must be true or false")
         need(isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1, "val_fraction",
              "must be between 0 and 1")
         need(self.monitor_mode in ("min", "max"), "monitor_mode", "must be 'min' or 'max'")
