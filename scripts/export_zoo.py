@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import medzoo
 from medzoo.registry import registry
@@ -53,6 +55,29 @@ def _summary(metrics: dict) -> dict:
         if "confusion_matrix" in point:
             out[name]["confusion_matrix"] = point["confusion_matrix"]
     return out
+
+
+def _round(d: Any, places: int = 4) -> Any:
+    """``d`` with its floats rounded (cards stay readable)."""
+    if isinstance(d, dict):
+        return {k: _round(v, places) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_round(v, places) for v in d]
+    return round(d, places) if isinstance(d, float) else d
+
+
+def training_time(run: Path) -> float:
+    """Seconds spent in training epochs, from the run's ``train.log`` (every attempt of a resumed run)."""
+    pattern = re.compile(r"epoch \d+ done in (\d+)s")
+    log = run / "train.log"
+    return float(sum(int(m.group(1)) for m in pattern.finditer(log.read_text()))) if log.exists() else 0.0
+
+
+def threshold_rule(point: dict, context: dict) -> str:
+    """How the card's threshold was chosen, in words (printed wherever the threshold is used)."""
+    return (f"the highest threshold with recall >= {point.get('target_recall', 0.95):.2f} on "
+            f"{context.get('records')} validation records of {context.get('patients')} patients the model never "
+            "trained on (the same records the card's numbers come from, so its numbers there flatter)")
 
 
 def _best_epoch(history: dict, monitor: str, mode: str) -> int | None:
@@ -103,14 +128,19 @@ def main() -> None:
     eval_dir = args.run / "shipped-eval"
     if config["split_sizes"] != {k: len(v) for k, v in entry_splits(entry, config["data_root"]).items()}:
         raise SystemExit("the entry's recipe no longer gives the run's split; export from a matching run")
-    metrics = evaluate_entry(entry, data=config["data_root"], split="val", weights=shipped, out=eval_dir, echo=True)
+    classification = entry.task == "classification"
+    metrics = evaluate_entry(entry, data=config["data_root"], split="val", weights=shipped, out=eval_dir, echo=True,
+                             **({"shift": True} if classification else {}))
     context = metrics.get("context", {})
     overrides = {k: v for k, v in recipe.items() if getattr(entry.recipe, k, None) != v}
-    threshold = None
-    if metrics.get("task") == "classification":
-        threshold = next((pt.get("threshold") for k, pt in metrics["operating_points"].items() if k != "default"),
-                         None)
+    threshold = rule = None
+    if classification:
+        point = metrics["operating_points"].get("target_recall")
+        if point is not None:
+            threshold, rule = point["threshold"], threshold_rule(point, context)
     summary = _summary(metrics)
+    if "shift_check" in metrics:
+        summary["shift_check"] = _round(metrics["shift_check"])
     if entry.dataset in NOTES:
         summary["notes"] = NOTES[entry.dataset]
     card = {
@@ -135,6 +165,9 @@ def main() -> None:
             "best_epoch": _best_epoch(history, recipe["monitor"], recipe["monitor_mode"]),
             "best_checkpoint_monitor": f"{recipe['monitor']} ({recipe['monitor_mode']})",
             "storage": "float16 (metrics above measured on the float16 file)",
+            "trained_on": f"{', '.join(config['devices'])} ({config['backend']}, {config['precision']}, "
+                          f"{config['loader']} loader)",
+            "training_time": f"{training_time(args.run) / 60:.0f} min over {len(history.get('loss', []))} epochs",
             "versions": config["versions"],
             "overrides": overrides,
             "command": args.command or f"medzoo train {entry.name} --data {config['data_root']} --out {args.run}",
@@ -142,6 +175,12 @@ def main() -> None:
     }
     if threshold is not None:
         card["meta"]["threshold"] = threshold
+        card["meta"]["threshold_rule"] = rule
+    from medzoo.data import open_dataset
+
+    classes = getattr(open_dataset(entry.dataset, config["data_root"]), "class_names", None)
+    if classification and classes:
+        card["meta"]["classes"] = list(classes)
     (weights_dir / f"{entry.name}.json").write_text(json.dumps(card, indent=2) + "\n")
 
     figs = ROOT / "docs" / "zoo" / "figures" / entry.name

@@ -119,3 +119,25 @@ def test_architecture_card_has_layers_and_counts(zoo: Any) -> None:
 def test_unknown_name(zoo: Any) -> None:
     with pytest.raises(medzoo.UnknownNameError):
         cards.card("nope")
+
+
+def test_card_shows_the_shift_check_and_the_threshold_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from medzoo.shift import PERTURBATIONS
+
+    reg = tz.install(monkeypatch, tmp_path / "home")
+    shift = {"threshold": 0.5, "n": 40, "clean": {"auc": 0.99, "accuracy": 0.95, "recall": 0.97, "specificity": 0.92},
+             "perturbed": {"blur": {"what": PERTURBATIONS["blur"][0], "auc": 0.96, "auc_drop": 0.03,
+                                    "accuracy": 0.8, "recall": 0.99, "specificity": 0.62}},
+             "worst_auc_drop": 0.03}
+    meta = {"threshold": 0.74, "threshold_rule": "the highest threshold with recall >= 0.95 on 40 records",
+            "classes": ["NORMAL", "PNEUMONIA"]}
+    tz.add_trained(reg, "tiny.weights.h5", "ab" * 32, metrics={"task": "classification", "shift_check": shift},
+                   meta=meta)
+    text = cards.card_text("tiny-trained")
+    body = _section(text, "Shift check: the validation images under fixed acquisition changes")
+    assert _line(body, "clean").split() == ["clean", "0.99", "0.97", "0.92"]
+    assert _line(body, "blur").split()[-4:] == ["0.96", "-0.030", "0.99", "0.62"]
+    weights = _section(text, "Weights")
+    assert _line(weights, "how the threshold was chosen:").endswith("recall >= 0.95 on 40 records")
+    assert _line(weights, "classes:").endswith("NORMAL / PNEUMONIA")
+    assert "shift_check" not in text  # not flattened into the metrics table as well

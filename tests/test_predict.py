@@ -14,7 +14,7 @@ import medzoo
 import medzoo.weights
 from medzoo.cli import main
 from medzoo.data import DataError
-from medzoo.predict import predict_files
+from medzoo.predict import predict_files, threshold_rule
 from medzoo.registry import Registry
 from medzoo.specs import Entry, Weights
 
@@ -103,13 +103,19 @@ def test_classification_reads_converts_resizes_and_thresholds(classifier, tmp_pa
     p_dark = _sigmoid(B)
 
     entry = Entry(name="fake-cls", model="m", dataset="d", task="classification",
-                  weights=Weights(file="x.weights.h5", sha256="0" * 64, meta={"threshold": 0.3}))
+                  weights=Weights(file="x.weights.h5", sha256="0" * 64,
+                                  meta={"threshold": 0.3, "threshold_rule": "recall >= 0.95 on 9 patients",
+                                        "classes": ["NORMAL", "PNEUMONIA"]}))
     monkeypatch.setattr(REGISTRY_MODULE, "_REGISTRY", Registry(entries={"fake-cls": entry}))
     out = tmp_path / "out"
     results = predict_files("fake-cls", [bright, mid, dark], weights=classifier, out=out)
     assert [r["file"] for r in results] == [str(bright), str(mid), str(dark)]
     assert [r["probability"] for r in results] == pytest.approx([p_bright, p_mid, p_dark], abs=1e-4)
     assert [r["label"] for r in results] == [1, int(p_mid >= 0.3), 0]  # the entry's threshold
+    assert [r["class"] for r in results] == [["NORMAL", "PNEUMONIA"][r["label"]] for r in results]
+    assert threshold_rule("fake-cls") == (0.3, "from the weights card: recall >= 0.95 on 9 patients")
+    assert threshold_rule("fake-cls", weights="other.weights.h5")[0] == 0.5  # the card's threshold is not theirs
+    assert threshold_rule("fake-cls", 0.7) == (0.7, "given by the caller")
     rows = _read_csv(out / "predictions.csv")
     assert [(r["file"], int(r["label"])) for r in rows] == [(r["file"], r["label"]) for r in results]
     assert [float(r["probability"]) for r in rows] == pytest.approx([r["probability"] for r in results])
@@ -117,7 +123,7 @@ def test_classification_reads_converts_resizes_and_thresholds(classifier, tmp_pa
     results = predict_files("fake-cls", [mid], weights=classifier, threshold=p_mid + 0.01)
     assert results[0]["label"] == 0
     results = predict_files("not-an-entry", [mid], weights=classifier)  # default threshold 0.5
-    assert results[0]["label"] == int(p_mid >= 0.5)
+    assert results[0]["label"] == int(p_mid >= 0.5) and "class" not in results[0]
 
 
 @pytest.mark.parametrize("fmt", ["tif", "png-gray"])

@@ -20,8 +20,9 @@ CODE_LICENCE = "MIT"
 WARNING = ("NOT FOR CLINICAL USE. Research and teaching only: not a medical device, not validated for diagnosis "
            "or treatment decisions, and not checked on data from other scanners, hospitals or populations.")
 INPUT_CONTRACT = "raw pixels (uint8, or float in [0, 255]); no normalisation needed, the model holds its own"
-META_NOT_TRAINING = {"command", "threshold", "recipe", "overrides"}  # shown in their own sections
-METRICS_SKIPPED = {"per_patient", "roc", "figures", "context", "definitions", "task", "bootstrap", "notes", "rule"}
+META_NOT_TRAINING = {"command", "threshold", "threshold_rule", "classes", "recipe", "overrides"}  # own sections
+METRICS_SKIPPED = {"per_patient", "roc", "figures", "context", "definitions", "task", "bootstrap", "notes", "rule",
+                   "shift_check"}
 MAX_LIST = 12
 
 
@@ -95,6 +96,8 @@ def card(name: str) -> dict[str, Any]:
         "metrics": dict(w.metrics) if w is not None else {},
         "study": dict(entry.study),
         "threshold": meta.get("threshold"),
+        "threshold_rule": meta.get("threshold_rule"),
+        "classes": meta.get("classes"),
         "intended_use": entry.intended_use,
         "warning": WARNING,
         "licences": {"code": f"{CODE_LICENCE} (medzoo); {_licence_of(entry.distribution)} ({entry.distribution})"
@@ -179,6 +182,20 @@ def metrics_table(metrics: dict[str, Any], study: dict[str, Any]) -> tuple[list[
     return ["metric", "measured here (validation patients)", "the study"], rows
 
 
+def shift_table(shift: dict[str, Any] | None) -> tuple[list[str], list[list[str]]] | None:
+    """The card's shift check (:func:`medzoo.shift.shift_check`) as ``(header, rows)``; ``None`` without one."""
+    if not shift or "perturbed" not in shift:
+        return None
+    t = _num(shift.get("threshold", 0.5))
+    header = ["condition", "AUC", "AUC change", f"recall at {t}", f"specificity at {t}"]
+    clean = shift["clean"]
+    rows = [["clean", _num(clean["auc"]), "", _num(clean["recall"]), _num(clean["specificity"])]]
+    for name, p in shift["perturbed"].items():
+        rows.append([f"{name}: {p.get('what', '')}", _num(p["auc"]), f"{-p['auc_drop']:+.3f}", _num(p["recall"]),
+                     _num(p["specificity"])])
+    return header, rows
+
+
 def _sections(c: dict[str, Any]) -> list[tuple[str, Any]]:
     """The card as ``(title, body)``; a body is a paragraph, ``[(label, value)]`` or ``(header, rows)``."""
     arch = c["architecture"]
@@ -202,7 +219,9 @@ def _sections(c: dict[str, Any]) -> list[tuple[str, Any]]:
     else:
         secs.append(("Weights", [("file", c["weights"]["file"]), ("sha256", c["weights"]["sha256"]),
                                  ("recommended threshold", c["threshold"] if c["threshold"] is not None
-                                  else "not stated")]))
+                                  else "not stated"),
+                                 ("how the threshold was chosen", c["threshold_rule"]),
+                                 ("classes", " / ".join(c["classes"]) if c["classes"] else None)]))
         secs.append(("Training data", [("dataset", c["dataset"]["name"]),
                                        *((k.replace("_", " "), v) for k, v in c["training_data"].items())]))
     header, rows = metrics_table(c["metrics"], c["study"])
@@ -210,6 +229,9 @@ def _sections(c: dict[str, Any]) -> list[tuple[str, Any]]:
         else "The study's numbers (not reproduced here)"
     if rows:
         secs.append((title, (header, rows) if c["trained"] else [(r[0], r[2]) for r in rows]))
+    shift = shift_table(c["metrics"].get("shift_check"))
+    if shift is not None:
+        secs.append(("Shift check: the validation images under fixed acquisition changes", shift))
     notes = [(f"study {k}", v) for k, v in c["study"].items() if isinstance(v, str)]
     for key in ("rule", "bootstrap", "notes"):
         if c["metrics"].get(key):

@@ -333,6 +333,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         results = predict_files(args.name, args.files, weights=_weights_arg(args.weights), out=args.out,
                                 threshold=args.threshold)
+    from medzoo.predict import threshold_rule
+
+    t, rule = threshold_rule(args.name, args.threshold, _weights_arg(args.weights))
+    _print(f"threshold {t:.4g}: {rule}")
     columns = [c for c in results[0] if c not in ("mask", "overlay")] if results else []
     rows = [[f"{r[c]:.4f}" if isinstance(r[c], float) else r[c] for c in columns] for r in results]
     _print(_table(rows, columns, max_width=80))

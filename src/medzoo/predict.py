@@ -67,11 +67,26 @@ def _load_model(name: str, weights: Any) -> Any:
     return load_entry(name, weights=weights)
 
 
-def _default_threshold(name: str) -> float:
+def threshold_rule(name: str, threshold: float | None = None, weights: Any = "default") -> tuple[float, str]:
+    """The threshold :func:`predict_files` uses for ``name`` and why: ``threshold`` when given, else the one on
+    the entry's weights card (with the card's rule for choosing it) unless other weights are named (``None``, a
+    path or URL), else 0.5. A ``keras.Model`` passed as ``weights`` counts as the entry's loaded model."""
+    if threshold is not None:
+        return float(threshold), "given by the caller"
+    if weights is None or (isinstance(weights, (str, Path)) and str(weights) != "default"):
+        return 0.5, "0.5, the default (the card's threshold belongs to the shipped weights, not these)"
     entry = registry().entries.get(name)
-    if entry is not None and entry.weights is not None:
-        return float(entry.weights.meta.get("threshold", 0.5))
-    return 0.5
+    meta = entry.weights.meta if entry is not None and entry.weights is not None else {}
+    if "threshold" in meta:
+        return float(meta["threshold"]), "from the weights card: " + meta.get("threshold_rule", "rule not stated")
+    return 0.5, "0.5, the default (no threshold on a weights card)"
+
+
+def class_names(name: str) -> list[str] | None:
+    """The class names ``[negative, positive]`` on the entry's weights card, if it has them."""
+    entry = registry().entries.get(name)
+    classes = entry.weights.meta.get("classes") if entry is not None and entry.weights is not None else None
+    return list(classes) if classes else None
 
 
 def _unique_stems(files: Sequence[Path]) -> list[str]:
@@ -115,7 +130,8 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
             ``meta["threshold"]``, else 0.5).
 
     Returns:
-        One dict per file: ``file, probability, label`` (classification) or
+        One dict per file: ``file, probability, label`` and, where the card names them, ``class``
+        (classification), or
         ``file, height, width, lesion_pixels, lesion_fraction, max_probability, mask, overlay`` (segmentation).
 
     Raises:
@@ -128,7 +144,8 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
         if not p.is_file():
             raise DataError(f"{p}: no such file")
     model = _load_model(name, weights)
-    t = float(threshold) if threshold is not None else _default_threshold(name)
+    t = threshold_rule(name, threshold, weights)[0]
+    classes = class_names(name)
     in_shape = tuple(model.inputs[0].shape)
     out_rank = len(model.outputs[0].shape)
     channels = int(in_shape[-1])
@@ -151,7 +168,10 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
         y = _probabilities(model, x)
         if out_rank == 2:
             p = float(_positive(y, "classification"))
-            results.append({"file": str(path), "probability": p, "label": int(p >= t)})
+            row_c: dict[str, Any] = {"file": str(path), "probability": p, "label": int(p >= t)}
+            if classes is not None:
+                row_c["class"] = classes[row_c["label"]]
+            results.append(row_c)
             continue
         prob = _positive(y, "segmentation")
         prob = resize(prob[..., None], (h, w))[..., 0] if fixed_hw is not None else prob[:h, :w]
@@ -199,7 +219,7 @@ def predict_patient(name: str, folder: str | Path, weights: Any = "default", out
     model = _load_model(name, weights)
     if len(model.outputs[0].shape) != 4:
         raise MedzooError(f"{name} is not a segmentation model: --patient needs one")
-    t = float(threshold) if threshold is not None else _default_threshold(name)
+    t = threshold_rule(name, threshold, weights)[0]
     channels = int(model.inputs[0].shape[-1])
     pixels = [read_pixels(p) for p in paths]
     shapes = {px.shape[:2] for px in pixels}
