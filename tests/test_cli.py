@@ -91,6 +91,36 @@ def test_plugins_shows_a_broken_plugin_and_keeps_the_others(tmp_path: Path, monk
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", ["plugins", "list"])
+def test_bad_plugins_never_take_the_zoo_down(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin calling sys.exit on import, hooks returning junk, specs of the wrong kind or with a missing
+    module, a duplicate name: every command still runs, each problem is one warning line, and `plugins`
+    lists them."""
+    monkeypatch.syspath_prepend(str(FAKE_DIR))
+    helper = importlib.import_module("mzfake_dists")
+    site = tmp_path / "site"
+    for dist in ("mzfake-alpha", "mzfake-exit", "mzfake-badhooks", "mzfake-wrongkind", "mzfake-dup"):
+        helper.write_dist(site, dist)
+    path = os.pathsep.join([str(site), str(FAKE_DIR), os.environ.get("PYTHONPATH", "")])
+    proc = run_cli(command, env_extra={"PYTHONPATH": path})
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    warned = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert all(ln.startswith("medzoo: warning: ") for ln in warned), proc.stderr
+    assert len(warned) == 1 + 4 + 4 + 1, proc.stderr  # exit; badhooks' 4 hooks; wrongkind's 4 specs; dup
+    assert any("'exit' (mzfake-exit) failed to load: SystemExit" in ln for ln in warned)
+    assert any("'dup' (mzfake-dup): model 'alpha-net' is provided by both 'mzfake-alpha' and 'mzfake-dup'" in ln
+               for ln in warned)
+    if command == "plugins":
+        assert "FAILED: SystemExit: called sys.exit(3)" in proc.stdout
+        assert "9 problem(s) in what plugins provide" in proc.stdout
+        assert "medzoo plugin 'wrongkind' (mzfake-wrongkind): ModelSpec 'ghost-net'" in proc.stdout
+    else:
+        assert "alpha-trained" in proc.stdout and "good-net" in proc.stdout and "ghost-net" not in proc.stdout
+        for ep in md.entry_points(group="medzoo"):  # the installed plugins still load
+            assert ep.dist.metadata["Name"] in proc.stdout
+
+
 def test_list_shows_every_installed_name() -> None:
     proc = run_cli("list")
     assert proc.returncode == 0, proc.stderr

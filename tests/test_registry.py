@@ -14,7 +14,6 @@ import pytest
 
 import medzoo
 from medzoo.registry import (
-    DuplicateNameError,
     PluginLoadWarning,
     UnknownNameError,
     build_registry,
@@ -87,13 +86,19 @@ def test_hand_made_entry_points_report_unknown_distribution(fakes) -> None:
     assert reg.models["alpha-net"].distribution == "?"
 
 
-def test_duplicate_name_names_both_distributions(fakes) -> None:
-    with pytest.raises(DuplicateNameError) as info:
-        build_registry(entry_points=_eps(fakes, "mzfake-alpha", "mzfake-dup"))
-    message = str(info.value)
-    assert "alpha-net" in message
-    assert "mzfake-alpha" in message and "mzfake-dup" in message
-    assert "MEDZOO_PLUGINS" in message
+def test_duplicate_name_keeps_the_first_and_names_both_distributions(fakes) -> None:
+    with pytest.warns(PluginLoadWarning) as record:
+        reg = build_registry(entry_points=_eps(fakes, "mzfake-alpha", "mzfake-dup"))
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1 and "\n" not in messages[0], messages
+    assert "'alpha-net'" in messages[0]
+    assert "mzfake-alpha" in messages[0] and "mzfake-dup" in messages[0]
+    assert "MEDZOO_PLUGINS" in messages[0]
+    assert reg.models["alpha-net"].distribution == "mzfake-alpha"  # the first is kept
+    assert reg.models["alpha-net"].task == "classification"
+    assert [p.error for p in reg.plugins] == [None, None]
+    assert [(p.plugin, p.distribution) for p in reg.problems] == [("dup", "mzfake-dup")]
+    assert reg.get("entries", "alpha-trained").trained  # the rest of the zoo works
 
 
 def test_broken_plugin_warns_and_the_others_work(fakes) -> None:
@@ -128,8 +133,8 @@ def test_medzoo_plugins_limits_loading(fakes, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("MEDZOO_PLUGINS", "")  # empty: everything
     with pytest.warns(PluginLoadWarning):
-        with pytest.raises(DuplicateNameError):
-            build_registry(entry_points=eps)
+        reg = build_registry(entry_points=eps)
+    assert [p.name for p in reg.plugins] == ["alpha", "beta", "broken", "dup"]
 
 
 def test_unknown_names_suggest_close_names(fakes) -> None:
@@ -172,3 +177,95 @@ def test_shipped_cards_are_presets() -> None:
         assert attrs.asdict(entry.recipe) == {**attrs.asdict(medzoo.Recipe()), **entry.weights.recipe}
         assert entry.weights.meta["command"].startswith(f"medzoo train {name} ")
         json.dumps(entry.weights.recipe)  # a plain JSON card
+
+
+# ------------------------------------------------------------------------------------- one bad plugin, zoo intact
+def _messages(record: pytest.WarningsRecorder) -> list[str]:
+    out = [str(w.message) for w in record if issubclass(w.category, PluginLoadWarning)]
+    for message in out:
+        assert "\n" not in message, message
+    return out
+
+
+def test_hooks_returning_anything_but_a_list_are_skipped(fakes) -> None:
+    with pytest.warns(PluginLoadWarning) as record:
+        reg = build_registry(entry_points=_eps(fakes, "mzfake-alpha", "mzfake-badhooks"))
+    messages = _messages(record)
+    for hook, what in (("medzoo_models", "int 42"), ("medzoo_datasets", "str 'x'"), ("medzoo_tasks", "dict"),
+                       ("medzoo_entries", "None, not an Entry")):
+        found = [m for m in messages if hook in m and what in m]
+        assert len(found) == 1, (hook, messages)
+        assert found[0].startswith("medzoo plugin 'badhooks' (mzfake-badhooks): ")
+    assert len(messages) == 4
+    assert len(reg.problems) == 4 and {p.plugin for p in reg.problems} == {"badhooks"}
+    assert set(reg.models) == {"alpha-net"} and set(reg.datasets) == {"alpha-data"}
+    assert set(reg.tasks) == {"classification", "segmentation"}
+    assert reg.entries["badhooks-entry"].distribution == "mzfake-badhooks"  # the good item beside None is kept
+    assert [p.error for p in reg.plugins] == [None, None]
+
+
+def test_specs_of_the_wrong_kind_or_with_a_missing_module_are_skipped(fakes) -> None:
+    with pytest.warns(PluginLoadWarning) as record:
+        reg = build_registry(entry_points=_eps(fakes, "mzfake-alpha", "mzfake-wrongkind"))
+    messages = _messages(record)
+    assert len(messages) == 4, messages
+    assert any("medzoo_models returned DatasetSpec ('wrong-data'), not a ModelSpec" in m for m in messages)
+    assert any("'ghost-net'" in m and "'mzfake_no_such_module.nets'" in m and "not installed" in m
+               for m in messages)
+    assert any("'flat-net'" in m and "'mzfake_wrongkind.sub'" in m for m in messages)
+    assert any("'ghost-data'" in m and "synthetic" in m and "'mzfake_no_such_module'" in m for m in messages)
+    assert set(reg.models) == {"alpha-net", "good-net"}
+    assert set(reg.datasets) == {"alpha-data"}
+    assert "wrong-data" not in reg.datasets
+    assert "mzfake_no_such_module" not in sys.modules
+    # a lookup of a skipped name says why, on one line
+    with pytest.raises(UnknownNameError, match=r"model 'ghost-net' is not available: medzoo plugin 'wrongkind' "
+                                               r"\(mzfake-wrongkind\): .*not installed") as info:
+        reg.get("models", "ghost-net")
+    assert "\n" not in str(info.value)
+    assert reg.skipped("models", "good-net") is None
+
+
+def test_module_check_imports_nothing(fakes) -> None:
+    from medzoo.registry import _module_missing
+
+    assert _module_missing("mzfake_alpha:build") is None
+    assert "mzfake_alpha" not in sys.modules  # found, not imported
+    assert _module_missing("json.decoder:JSONDecoder") is None
+    assert _module_missing("json.nope:x") is not None
+    assert _module_missing("no_colon_here") is not None
+    assert _module_missing("mzfake_nothing_here:build").endswith("not installed")
+
+
+@pytest.mark.parametrize(("dist", "error"), [("mzfake-exit", r"SystemExit: called sys.exit\(3\)"),
+                                             ("mzfake-broken", r"RuntimeError: mzfake_broken is broken on purpose")])
+def test_plugin_failing_on_import_is_skipped(fakes, dist: str, error: str) -> None:
+    with pytest.warns(PluginLoadWarning, match=rf"failed to load: {error}"):
+        reg = build_registry(entry_points=_eps(fakes, "mzfake-alpha", dist))
+    assert set(reg.models) == {"alpha-net"}
+    failed = [p for p in reg.plugins if p.error]
+    assert len(failed) == 1 and failed[0].distribution == dist and re.match(error, failed[0].error)
+
+
+def test_hook_that_raises_is_skipped(fakes) -> None:
+    with pytest.warns(PluginLoadWarning, match=r"'hookraises' \(mzfake-hookraises\): medzoo_models failed: "
+                                               r"ValueError: models hook broken on purpose"):
+        reg = build_registry(entry_points=_eps(fakes, "mzfake-alpha", "mzfake-hookraises"))
+    assert set(reg.models) == {"alpha-net"}
+
+
+def test_keyboard_interrupt_is_not_swallowed(fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    eps = _eps(fakes, "mzfake-alpha")
+    monkeypatch.setattr(type(eps[0]), "load", lambda self: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        build_registry(entry_points=eps)
+
+
+def test_medzoo_plugins_naming_an_unknown_plugin_says_so(fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDZOO_PLUGINS", "alpha,gamma,delta")
+    with pytest.warns(PluginLoadWarning) as record:
+        reg = build_registry(entry_points=_eps(fakes, "mzfake-alpha", "mzfake-beta"))
+    messages = _messages(record)
+    assert len(messages) == 1, messages
+    assert messages[0] == "MEDZOO_PLUGINS names unknown plugin(s) 'delta', 'gamma'; known: alpha, beta"
+    assert set(reg.models) == {"alpha-net"}

@@ -121,11 +121,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         rows.append((info.name, f"{info.distribution} {info.version}", info.value, provides))
     if not rows:
         _print("no medzoo plugins installed (entry-point group 'medzoo')")
-        return 0
-    _print(_table(rows, ("plugin", "distribution", "module", "provides"), max_width=100))
+    else:
+        _print(_table(rows, ("plugin", "distribution", "module", "provides"), max_width=100))
     failed = sum(1 for i in reg.plugins if i.error is not None)
     if failed:
         _print(f"\n{failed} plugin(s) failed to load; the others work.")
+    if reg.problems:
+        _print(f"\n{len(reg.problems)} problem(s) in what plugins provide (skipped; the rest works):")
+        for problem in reg.problems:
+            _print(f"  {problem}")
     return 0
 
 

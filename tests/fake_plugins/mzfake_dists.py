@@ -18,6 +18,10 @@ FAKES = {
     "mzfake-beta": ("beta", "mzfake_beta"),
     "mzfake-dup": ("dup", "mzfake_dup"),
     "mzfake-broken": ("broken", "mzfake_broken"),
+    "mzfake-badhooks": ("badhooks", "mzfake_badhooks"),
+    "mzfake-wrongkind": ("wrongkind", "mzfake_wrongkind"),
+    "mzfake-exit": ("exit", "mzfake_exit"),
+    "mzfake-hookraises": ("hookraises", "mzfake_hookraises"),
 }
 
 
