@@ -183,3 +183,71 @@ def test_card_page_lists_the_committed_figures(monkeypatch: pytest.MonkeyPatch, 
                       "![Roc of tiny-untrained](figures/tiny-untrained/roc.png)",
                       "![Zz extra of tiny-untrained](figures/tiny-untrained/zz_extra.png)"]
     assert page.startswith("# tiny-untrained")
+
+
+# ------------------------------------------------------------------------------------------------ the API reference
+def test_docstring_extension_makes_roles_code_and_doctests_code_blocks() -> None:
+    ext = _load("medzoo_docs_docstrings_hook", ROOT / "docs" / "hooks" / "docstrings.py")
+    paths = {"Dataset": "medzoo.data.Dataset", "decode": "medzoo.data.Dataset.decode"}
+    text = ("Reads :class:`~medzoo.data.Dataset` through :meth:`decode`, see :func:`medzoo.load` and\n"
+            ":mod:`keras`; ``:class:`kept` `` stays code. The layout::\n"
+            "\n"
+            "    RUN/config.json\n"
+            "\n"
+            ">>> import medzoo\n"
+            ">>> medzoo.list_entries()          # doctest: +SKIP\n"
+            "['unet-lgg']\n")
+    out = ext.rewrite(text, lambda name: paths.get(name) or (name if name.startswith("medzoo.") else None))
+    assert ('<autoref identifier="medzoo.data.Dataset" optional><code>Dataset</code></autoref>' in out)
+    assert '<autoref identifier="medzoo.data.Dataset.decode" optional><code>decode()</code></autoref>' in out
+    assert '<autoref identifier="medzoo.load" optional><code>medzoo.load()</code></autoref>' in out
+    assert "<code>keras</code>;" in out                    # unknown: plain code, no link to fail the build
+    assert "``:class:`kept` ``" in out                     # a role inside a code span is the code itself
+    assert "The layout:\n" in out
+    assert "```pycon\n>>> import medzoo\n>>> medzoo.list_entries()\n['unet-lgg']\n```" in out
+    assert "doctest" not in out
+
+
+def test_every_api_docstring_loses_its_roles_and_bare_doctests() -> None:
+    """The extension over the real package, as mkdocstrings loads it (griffe, no build): nothing left raw."""
+    griffe = pytest.importorskip("griffe")
+    ext = _load("medzoo_docs_docstrings_hook", ROOT / "docs" / "hooks" / "docstrings.py")
+    pkg = griffe.load("medzoo", search_paths=[str(ROOT / "src")],
+                      extensions=griffe.load_extensions(ext.SphinxRolesToMarkdown))
+    raw: list[str] = []
+
+    def walk(obj: Any) -> None:
+        if obj.docstring is not None:
+            value, fenced = obj.docstring.value, False
+            for line in value.splitlines():
+                fenced = fenced != bool(ext.FENCE_RE.match(line))
+                roles = [m.group(0) for m in ext.TOKEN_RE.finditer(line) if m["role"]]
+                if roles or (not fenced and ext.DOCTEST_RE.match(line)):
+                    raw.append(f"{obj.path}: {line.strip()}")
+        for member in obj.members.values():
+            if not member.is_alias:
+                walk(member)
+
+    walk(pkg)
+    assert not raw, "\n".join(raw[:20])
+    assert "```pycon" in pkg.docstring.value  # the package docstring too (griffe's on_object skips it)
+
+
+@pytest.mark.slow
+def test_api_page_reads_cleanly(site: Path) -> None:
+    """No literal Sphinx roles, no doctest block quotes, no internal helpers; precise return types; links."""
+    import html
+    import re
+
+    page = (site / "reference" / "api.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    roles = re.findall(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|const):`?\w", text)
+    assert not roles, roles[:10]
+    assert "<blockquote>" not in page and "doctest:" not in text
+    assert 'class="language-pycon' in page or '<span class="gp">&gt;&gt;&gt; </span>' in page
+    assert not re.search(r"\bBold\b", text)
+    assert "<autoref" not in page                          # every cross-reference was resolved or dropped
+    assert re.search(r'class="autorefs autorefs-internal"[^>]*href="#medzoo\.data\.Dataset"', page)
+    for name, returns in (("load", "keras.Model"), ("create_model", "keras.Model"), ("get_dataset", "Dataset")):
+        signature = re.search(rf"\n{name}\((?:[^()]|\([^()]*\))*\) -> ([\w.]+)", text)
+        assert signature and signature.group(1) == returns, (name, signature and signature.group(0))
