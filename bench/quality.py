@@ -4,7 +4,8 @@ For each entry that ships weights (``medzoo.list_entries(trained=True)``) this c
 ``medzoo.evaluate(entry, data=ROOT, split=SPLIT, out=OUT/<entry>)`` with ROOT chosen by the entry's dataset,
 prints each entry's own metrics table and then one summary table, and writes ``bench/results/quality.json``.
 The split is the one training used (the recipe's ``val_fraction`` and ``seed``), so ``--split val`` gives
-the numbers on the validation patients the weights were selected on. With no trained entry it says so.
+the numbers on the validation patients the weights were selected on, and each card's numbers are checked
+against them ("card reproduced" when all agree within 0.005). With no trained entry it says so.
 
 Run::
 
@@ -46,6 +47,27 @@ def summary(metrics: dict[str, Any]) -> dict[str, Any]:
         out.update({k: metrics.get(k) for k in SEGMENTATION})
     out["patients"] = metrics.get("context", {}).get("patients")
     return out
+
+
+def card_values(task: str | None, card: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers a weights card states (``Weights.metrics``), keyed like :func:`summary`."""
+    out: dict[str, float] = {}
+    if task == "classification":
+        keys = {"auc": card.get("auc"), **{k: card.get("default", {}).get(k) for k in CLASSIFICATION}}
+    else:
+        keys = {k: card.get(k) for k in SEGMENTATION}
+    for k, v in keys.items():
+        value = _value(v)
+        if isinstance(value, (int, float)):
+            out[k] = float(value)
+    return out
+
+
+def reproduced(card: dict[str, float], measured: dict[str, Any], tolerance: float = 0.005) -> dict[str, Any]:
+    """Each card number beside the measured one; ``ok`` when every one is within ``tolerance``."""
+    rows = {k: {"card": v, "measured": _value(measured.get(k))} for k, v in card.items()}
+    ok = all(r["measured"] is not None and abs(r["measured"] - r["card"]) <= tolerance for r in rows.values())
+    return {"ok": ok and bool(rows), "tolerance": tolerance, "metrics": rows}
 
 
 def _fmt(d: Any) -> str:
@@ -109,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             row.update({"task": metrics.get("task"), "summary": summary(metrics), "study": entry.study,
                         "published": entry.weights.metrics if entry.weights is not None else {}})
+            if name not in files and args.split == "val" and entry.weights is not None:
+                row["reproduced"] = reproduced(card_values(row["task"], row["published"]), row["summary"])
             rows.append(row)
     if rows:
         print(f"\nsplit {args.split!r}; value [95% CI]")
@@ -118,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cells = "  ".join(f"{k}={_fmt(v)}" for k, v in row["summary"].items())
             print(f"  {row['entry']:28s} {cells}")
+            if "reproduced" in row:
+                r = row["reproduced"]
+                diffs = ", ".join(f"{k} {m['card']:.3f}→{m['measured']:.3f}" for k, m in r["metrics"].items()
+                                  if m["measured"] is not None)
+                print(f"  {'':28s} card {'reproduced' if r['ok'] else 'NOT reproduced'} "
+                      f"(within {r['tolerance']}): {diffs}")
     write_result("quality", {"machine": info, "split": args.split, "entries": names, "rows": rows}, args.out)
     return 0
 

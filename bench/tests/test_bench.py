@@ -87,3 +87,20 @@ def test_quality_with_no_trained_entry_says_so(tmp_path: Path, capsys: pytest.Ca
     assert quality.main(["--entries", "no-such-entry-*", "--out", str(tmp_path)]) == 0
     assert "no trained entries" in capsys.readouterr().out
     assert json.loads((tmp_path / "quality.json").read_text())["rows"] == []
+
+
+def test_quality_checks_a_card_against_the_measured_numbers() -> None:
+    import quality
+
+    card = {"auc": {"value": 0.99}, "default": {"accuracy": {"value": 0.95, "ci95": [0.9, 0.97]}, "recall": 0.97},
+            "notes": "text"}
+    values = quality.card_values("classification", card)
+    assert values == {"auc": 0.99, "accuracy": 0.95, "recall": 0.97}
+    same = {"auc": {"value": 0.9901}, "accuracy": {"value": 0.952}, "recall": 0.968, "precision": 0.5}
+    assert quality.reproduced(values, same)["ok"]
+    off = {**same, "auc": {"value": 0.98}}
+    result = quality.reproduced(values, off)
+    assert not result["ok"] and result["metrics"]["auc"] == {"card": 0.99, "measured": 0.98}
+    assert not quality.reproduced(values, {"auc": 0.99})["ok"]  # a card number that was not measured
+    seg = quality.card_values("segmentation", {"dice_per_volume": {"value": 0.45}, "per_patient_dice": {"a": 1}})
+    assert seg == {"dice_per_volume": 0.45}
