@@ -69,7 +69,7 @@ def tiny_xray(n: int, seed: int) -> tuple[TinyXray, list[Record], np.ndarray, np
 
 
 def test_classification_evaluate_matches_the_metric_functions(tmp_path: Path) -> None:
-    from medzoo.evaluation.classification import evaluate, format_table
+    from medzoo.tasks.classification.evaluation import evaluate, format_table
 
     ds, recs, y, s = tiny_xray(60, seed=0)
     vds, vrecs, vy, vs = tiny_xray(45, seed=1)
@@ -104,7 +104,7 @@ def test_classification_evaluate_matches_the_metric_functions(tmp_path: Path) ->
 
 
 def test_classification_without_val_records_is_flagged_optimistic(tmp_path: Path) -> None:
-    from medzoo.evaluation.classification import evaluate, format_table
+    from medzoo.tasks.classification.evaluation import evaluate, format_table
 
     ds, recs, y, s = tiny_xray(30, seed=2)
     res = evaluate(mean_model(), ds, recs, None, n_boot=0)
@@ -145,7 +145,7 @@ def lgg(tmp_path: Path) -> Any:
 
 
 def test_segmentation_of_a_model_that_finds_nothing(lgg: Any, tmp_path: Path) -> None:
-    from medzoo.evaluation.segmentation import evaluate
+    from medzoo.tasks.segmentation.evaluation import evaluate
 
     recs = lgg.records()  # 3 patients x 4 slices; slices 2 and 3 of each carry a lesion
     res = evaluate(nothing_model(), lgg, recs, None, n_boot=100, batch_size=5)
@@ -158,7 +158,7 @@ def test_segmentation_of_a_model_that_finds_nothing(lgg: Any, tmp_path: Path) ->
 
 
 def test_segmentation_end_to_end(lgg: Any, tmp_path: Path) -> None:
-    from medzoo.evaluation.segmentation import evaluate, format_table
+    from medzoo.tasks.segmentation.evaluation import evaluate, format_table
 
     recs = lgg.records()
     res = evaluate(flair_model(), lgg, recs, tmp_path / "seg", n_boot=200, batch_size=5, gallery_rows=4)

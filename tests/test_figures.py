@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from medzoo import figures as F
-from medzoo.evaluation.segmentation import _gallery_choice
+from medzoo.tasks.segmentation.evaluation import _gallery_choice
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

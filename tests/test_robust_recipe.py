@@ -92,27 +92,27 @@ def test_ema_checkpoints_hold_the_averaged_weights(small_lgg: Path, tmp_path: Pa
 
 
 def test_label_smoothing_and_weight_decay_reach_keras() -> None:
-    from medzoo.registry import registry
     from medzoo.runner import _loss, _optimizer
+    from medzoo.tasks import get_task
 
     recipe = Recipe(optimizer="adamw", weight_decay=0.01, label_smoothing=0.05, ema=True)
     opt = _optimizer(recipe)
     assert opt.weight_decay == pytest.approx(0.01) and opt.use_ema
-    loss = _loss(registry().get("tasks", "classification"), recipe)
+    loss = _loss(get_task("classification"), recipe)
     assert loss.label_smoothing == pytest.approx(0.05)
     y = np.array([[1.0], [0.0]], "float32")
     soft, sure = np.array([[0.975], [0.025]], "float32"), np.array([[0.999], [0.001]], "float32")
-    plain = _loss(registry().get("tasks", "classification"), Recipe())
+    plain = _loss(get_task("classification"), Recipe())
     assert float(plain(y, sure)) < float(plain(y, soft))
     assert float(loss(y, soft)) < float(loss(y, sure))  # smoothed: certainty no longer pays
 
 
 def test_segmentation_loss_refuses_label_smoothing() -> None:
-    from medzoo.registry import registry
     from medzoo.runner import _loss
+    from medzoo.tasks import get_task
 
     with pytest.raises(RecipeError, match="label_smoothing"):
-        _loss(registry().get("tasks", "segmentation"), Recipe(loss="dice", label_smoothing=0.1))
+        _loss(get_task("segmentation"), Recipe(loss="dice", label_smoothing=0.1))
 
 
 @pytest.mark.parametrize(("field", "value"), [("label_smoothing", 1.0), ("label_smoothing", -0.1),

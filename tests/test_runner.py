@@ -74,7 +74,7 @@ def test_run_directory(two_runs: list[Any], lgg_root: Path) -> None:
 def test_recipe_overrides_reach_compile_and_fit(two_runs: list[Any]) -> None:
     import keras
 
-    from medzoo.tasks.segmentation import BCEDiceLoss
+    from medzoo.tasks.segmentation.losses import BCEDiceLoss
 
     run = two_runs[0]
     config = json.loads((run.dir / "config.json").read_text())

@@ -10,7 +10,7 @@ import pytest
 import tifffile
 
 from medzoo.errors import DataError, MedzooError
-from medzoo.evaluation.segmentation import compute, slice_sums
+from medzoo.tasks.segmentation.evaluation import compute, slice_sums
 from medzoo.volumes import Postprocess, keep_components, patient_slices, predict_volume
 
 

@@ -1,4 +1,4 @@
-"""The core's own plugin: the two built-in tasks."""
+"""The core's own plugin: the two built-in tasks (:mod:`medzoo.tasks`)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,8 @@ from medzoo.specs import TaskSpec
 def medzoo_tasks() -> list[TaskSpec]:
     """Classification (binary) and segmentation (binary masks)."""
     return [
-        TaskSpec(
-            name="classification",
-            losses="medzoo.tasks.classification:loss",
-            metrics="medzoo.tasks.classification:training_metrics",
-            evaluate="medzoo.tasks.classification:evaluate",
-            description="Binary image classification; outputs P(positive class), shape (N, 1).",
-        ),
-        TaskSpec(
-            name="segmentation",
-            losses="medzoo.tasks.segmentation:loss",
-            metrics="medzoo.tasks.segmentation:training_metrics",
-            evaluate="medzoo.tasks.segmentation:evaluate",
-            description="Binary segmentation; outputs per-pixel probabilities, shape (N, H, W, 1).",
-        ),
+        TaskSpec(name="classification", factory="medzoo.tasks.classification:Classification",
+                 description="Binary image classification; outputs P(positive class), shape (N, 1)."),
+        TaskSpec(name="segmentation", factory="medzoo.tasks.segmentation:Segmentation",
+                 description="Binary segmentation; outputs per-pixel probabilities, shape (N, H, W, 1)."),
     ]

@@ -13,24 +13,25 @@ from typing import Any
 from medzoo.data import open_dataset, recipe_splits
 from medzoo.errors import MedzooError
 from medzoo.registry import registry
-from medzoo.specs import Entry, resolve
+from medzoo.specs import Entry
+from medzoo.tasks import get_task
 
 
-def _evaluator(task: str) -> Any:
-    return resolve(registry().get("tasks", task).evaluate)
+def _evaluate(task_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run the evaluation of registered task ``task_name``, its options checked first."""
+    task = get_task(task_name)
+    task.check_options(kwargs)
+    return task.evaluate(*args, **kwargs)
 
 
 def format_table(metrics: dict[str, Any]) -> str:
-    """A plain-text table of an evaluation's metrics (the task's own table for the built-in tasks)."""
-    task = metrics.get("task")
-    if task == "classification":
-        from medzoo.evaluation.classification import format_table as table
-    elif task == "segmentation":
-        from medzoo.evaluation.segmentation import format_table as table
-    else:
-        scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
-        return "\n".join(f"{k:<28}{v}" for k, v in scalars.items())
-    return table(metrics)
+    """A plain-text table of an evaluation's metrics: its task's own table, or the scalars where the task that
+    wrote them is not installed."""
+    spec = registry().tasks.get(str(metrics.get("task")))
+    if spec is not None:
+        return spec.load().format_table(metrics)
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
+    return "\n".join(f"{k:<28}{v}" for k, v in scalars.items())
 
 
 def _finish(metrics: dict[str, Any], out: Path, context: dict[str, Any], echo: bool) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def report_run(run: Any, echo: bool = True, **kwargs: Any) -> dict[str, Any]:
     out = Path(run.dir)
     records = run.splits["val"]
     kwargs.setdefault("batch_size", run.recipe.batch_size)
-    metrics = _evaluator(run.entry.task)(run.model, run.dataset, records, out, **kwargs)
+    metrics = _evaluate(run.entry.task, run.model, run.dataset, records, out, **kwargs)
     fig = figures.learning_curves(run.history, out / "figures" / "learning_curves.png", monitor=run.recipe.monitor,
                                   mode=run.recipe.monitor_mode, title=f"{run.entry.name}: training curves")
     if fig is not None:
@@ -78,7 +79,8 @@ def evaluate_entry(entry: str | Entry, data: str | Path | None = None, split: st
 
     The split is the one training used (the recipe's ``val_fraction`` and ``seed``), so ``"val"`` holds the
     patients the weights were selected on; ``"test"`` exists only where the data has a published test split.
-    For classification on ``"test"``, the target-recall threshold is chosen on ``"val"``.
+    On another split than ``"val"``, the task gets the validation records too, to choose its operating point
+    there (classification's target-recall threshold).
 
     Args:
         entry: an entry name or :class:`~medzoo.specs.Entry`.
@@ -88,12 +90,15 @@ def evaluate_entry(entry: str | Entry, data: str | Path | None = None, split: st
         out: output folder (default ``runs/eval-<entry>-<split>``).
         echo: print the table.
         on_error: ``"raise"`` or ``"skip"`` bad files.
-        **kwargs: passed to the task's ``evaluate`` (``n_boot``, ``seed``, ``batch_size``, ``target_recall``...).
+        **kwargs: passed to the task's ``evaluate`` (``n_boot``, ``seed``, ``batch_size``, ``target_recall``...);
+            an option the task does not take is a :class:`~medzoo.errors.MedzooError`.
 
     Returns:
         The metrics dict, also written to ``out/metrics.json``.
     """
     entry = registry().get("entries", entry) if isinstance(entry, str) else entry
+    task = get_task(entry.task)
+    task.check_options(kwargs)  # before any data is read
     recipe = entry.recipe
     dataset = open_dataset(entry.dataset, data, on_error=on_error)
     splits = recipe_splits(dataset, recipe)
@@ -109,11 +114,11 @@ def evaluate_entry(entry: str | Entry, data: str | Path | None = None, split: st
 
         model, weights_desc = load_entry(entry.name, weights=weights), str(weights)
     records = splits[split]
-    if entry.task == "classification" and split != "val" and splits.get("val") and "val_records" not in kwargs:
-        kwargs["val_records"] = splits["val"]
+    if split != "val" and splits.get("val") and "val_records" in task.evaluate_options() - set(kwargs):
+        kwargs["val_records"] = splits["val"]  # where a task chooses its operating point
     kwargs.setdefault("batch_size", recipe.batch_size)
     out = Path(out) if out is not None else Path("runs") / f"eval-{entry.name}-{split}"
-    metrics = _evaluator(entry.task)(model, dataset, records, out, **kwargs)
+    metrics = task.evaluate(model, dataset, records, out, **kwargs)
     context = {"entry": entry.name, "split": split, "data_root": str(dataset.root), "records": len(records),
                "patients": len({r.patient for r in records}), "weights": weights_desc,
                "split_rule": f"val_fraction={recipe.val_fraction}, seed={recipe.seed}", "synthetic": data is None}

@@ -27,7 +27,8 @@ from medzoo.data import PipelineOptions, fingerprint, open_dataset, recipe_split
 from medzoo.distribution import Placement, activate, patch_for_multiworker, place, worker_dir
 from medzoo.errors import MedzooError, RecipeError
 from medzoo.registry import registry
-from medzoo.specs import Entry, Recipe, resolve
+from medzoo.specs import Entry, Recipe
+from medzoo.tasks import Task, get_task
 
 log = logging.getLogger("medzoo.runner")
 
@@ -59,15 +60,9 @@ def _optimizer(recipe: Recipe) -> Any:
     return table[recipe.optimizer](**kwargs)
 
 
-def _loss(task: Any, recipe: Recipe) -> Any:
-    """The task's loss for the recipe; ``label_smoothing`` is passed only when set (not every loss takes it)."""
-    make = resolve(task.losses)
-    if not recipe.label_smoothing:
-        return make(recipe.loss)
-    try:
-        return make(recipe.loss, label_smoothing=recipe.label_smoothing)
-    except TypeError as e:
-        raise RecipeError(f"the {task.name} loss {recipe.loss!r} takes no label_smoothing ({e})") from None
+def _loss(task: Task, recipe: Recipe) -> Any:
+    """The task's loss for the recipe (a task whose loss cannot smooth labels refuses ``label_smoothing``)."""
+    return task.loss(recipe.loss, label_smoothing=recipe.label_smoothing)
 
 
 @attrs.define
@@ -344,9 +339,10 @@ def _write_config(run_dir: Path, entry: Entry, recipe: Recipe, data: _Data, plac
 def compile_model(model: Any, entry: Entry, recipe: Recipe, jit_compile: bool | str = "auto") -> Any:
     """Compile ``model`` as the runner does for ``entry``: the recipe's optimizer and loss, the task's training
     metrics. (Benchmarks use it to time the same step outside the runner.)"""
-    task = registry().get("tasks", entry.task)
+    task = get_task(entry.task)
+    task.check_output(model.output_shape)
     model.compile(optimizer=_optimizer(recipe), loss=_loss(task, recipe),
-                  metrics=resolve(task.metrics)(), jit_compile=jit_compile)
+                  metrics=task.training_metrics(), jit_compile=jit_compile)
     return model
 
 

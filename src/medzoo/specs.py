@@ -14,9 +14,7 @@ from typing import Any
 
 import attrs
 
-from medzoo.errors import RecipeError
-
-TASKS = ("classification", "segmentation")
+from medzoo.errors import MedzooError, RecipeError
 
 
 def resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -41,7 +39,7 @@ class ModelSpec:
     """
 
     name: str
-    task: str = attrs.field(validator=attrs.validators.in_(TASKS))
+    task: str  # a registered task (the registry checks it exists and that entries agree with it)
     build: str | Callable[..., Any]
     description: str = ""
     defaults: dict[str, Any] = attrs.field(factory=dict)
@@ -62,7 +60,7 @@ class DatasetSpec:
     """
 
     name: str
-    task: str = attrs.field(validator=attrs.validators.in_(TASKS))
+    task: str  # a registered task (the registry checks it exists and that entries agree with it)
     factory: str | Callable[..., Any]
     synthetic: str | Callable[..., Any] | None = None
     description: str = ""
@@ -79,14 +77,26 @@ class DatasetSpec:
 
 @attrs.frozen
 class TaskSpec:
-    """A kind of problem: its losses, training metrics and evaluation."""
+    """A kind of problem: ``factory`` names a :class:`medzoo.tasks.Task` subclass (or a function returning a task),
+    which owns the losses, training metrics, output contract, evaluation, table and operating-point rule.
+
+    ``description`` says what its models output, for listings and cards, without importing the task.
+    """
 
     name: str
-    losses: str | Callable[..., Any]  # losses(name) -> keras loss
-    metrics: str | Callable[..., Any]  # metrics() -> list of keras metrics
-    evaluate: str | Callable[..., Any]  # evaluate(model, dataset, records, out, ...) -> dict
+    factory: str | Callable[[], Any]
     description: str = ""
     distribution: str = ""
+
+    def load(self) -> Any:
+        """The :class:`medzoo.tasks.Task` itself (its module imported on first use)."""
+        from medzoo.tasks._api import Task
+
+        task = resolve(self.factory)()
+        if not isinstance(task, Task) or task.name != self.name:
+            raise MedzooError(f"task {self.name!r} ({self.distribution or 'no distribution'}): its factory "
+                              f"{self.factory!r} made {task!r}, not a medzoo.tasks.Task named {self.name!r}")
+        return task
 
 
 @attrs.frozen

@@ -1,8 +1,10 @@
 """Evaluation of trained models: metrics with bootstrap intervals, ``metrics.json`` and figures.
 
 * :mod:`medzoo.evaluation.metrics`: the metric functions, pure numpy;
-* :mod:`medzoo.evaluation.classification` and :mod:`medzoo.evaluation.segmentation`: ``evaluate(model,
-  dataset, records, out)`` for each built-in task, and ``format_table(metrics)`` to print the result.
+* the helpers every task's evaluation shares: :func:`predict_batches`, :func:`groups_of` (the bootstrap's
+  patients), :func:`write_metrics`. Each task's own evaluation lives in its folder
+  (:mod:`medzoo.tasks.classification.evaluation`, :mod:`medzoo.tasks.segmentation.evaluation`) and is reached
+  through :meth:`medzoo.tasks.Task.evaluate`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Binary segmentation: Dice and BCE losses, Dice/IoU metrics, evaluation per slice and per patient volume.
+"""Binary segmentation: Dice and BCE losses, and the Dice/IoU training metrics.
 
 Written with ``keras.ops`` only, so it runs under any Keras 3 backend.
 """
@@ -92,10 +92,3 @@ class Dice(keras.metrics.Metric):
 def training_metrics() -> list[keras.metrics.Metric]:
     """Metrics shown while training: global Dice and IoU at 0.5."""
     return [Dice(name="dice"), keras.metrics.BinaryIoU(target_class_ids=[1], threshold=0.5, name="iou")]
-
-
-def evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Evaluate a segmentation model; see :mod:`medzoo.evaluation.segmentation`."""
-    from medzoo.evaluation.segmentation import evaluate as _evaluate
-
-    return _evaluate(*args, **kwargs)

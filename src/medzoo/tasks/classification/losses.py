@@ -1,8 +1,6 @@
-"""Binary classification: losses and the training metrics (recall is the one that matters here)."""
+"""Binary classification: its losses and the training metrics (recall is the one that matters here)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import keras
 
@@ -23,10 +21,3 @@ def training_metrics() -> list[keras.metrics.Metric]:
     """Accuracy, precision, recall and ROC AUC at threshold 0.5."""
     return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.Precision(name="precision"),
             keras.metrics.Recall(name="recall"), keras.metrics.AUC(name="auc")]
-
-
-def evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Evaluate a classifier; see :mod:`medzoo.evaluation.classification`."""
-    from medzoo.evaluation.classification import evaluate as _evaluate
-
-    return _evaluate(*args, **kwargs)
