@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import io
 import json
 import os
 import re
@@ -308,3 +309,100 @@ def test_evaluate_without_data_says_it_is_synthetic(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert "no --data given: evaluating on the small SYNTHETIC copy of 'lgg-mri'" in err
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["context"]["synthetic"] is True
+
+
+# ----------------------------------------------------------------------------------------------- a quiet CLI
+def test_evaluate_is_quiet_and_prints_its_table_once(tmp_path: Path) -> None:
+    """No TensorFlow banner or cuInit line without --verbose; the report's table once, not a second flat one."""
+    env = {"MEDZOO_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-m", "medzoo.cli", "evaluate", "unet-lgg", "--weights", "none",
+                           "--out", str(tmp_path / "ev")], capture_output=True, text=True, timeout=300,
+                          env={**{k: v for k, v in os.environ.items()
+                                  if k not in ("MEDZOO_PLUGINS", "TF_CPP_MIN_LOG_LEVEL")}, **env})
+    assert proc.returncode == 0, proc.stderr
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith("medzoo: no --data given"), proc.stderr
+    assert [ln for ln in proc.stdout.splitlines() if ln.startswith("metric")] == [
+        next(ln for ln in proc.stdout.splitlines() if ln.startswith("metric"))], proc.stdout
+    assert proc.stdout.count("Dice per volume") == 1, proc.stdout
+    assert str(tmp_path / "ev" / "metrics.json") in proc.stdout
+
+
+def test_native_stderr_is_hidden_and_replayed_on_failure(capfd: pytest.CaptureFixture[str]) -> None:
+    from medzoo.cli import native_stderr_captured
+
+    with native_stderr_captured():
+        os.write(2, b"I0000 oneDNN banner\n")
+    assert "banner" not in capfd.readouterr().err
+    with pytest.raises(ImportError), native_stderr_captured():
+        os.write(2, b"libfoo.so: cannot open shared object file\n")
+        raise ImportError("no backend")
+    assert "libfoo.so" in capfd.readouterr().err  # a failed import shows what it wrote
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"  # fd 2 restored
+
+
+def test_quiet_tensorflow_sets_the_log_level_unless_verbose(monkeypatch: pytest.MonkeyPatch) -> None:
+    from medzoo.cli import quiet_tensorflow
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    quiet_tensorflow(verbose=True)
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    quiet_tensorflow(verbose=False)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # the user's own choice stays
+    quiet_tensorflow(verbose=False)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+
+
+def test_verbose_is_accepted_before_and_after_the_command(fake_registry, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--verbose", "list"]) == 0
+    assert main(["list", "-v", "--models"]) == 0
+    assert "alpha-net" in capsys.readouterr().out
+
+
+def test_train_ends_with_the_run_folder_not_the_metrics(fake_registry, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({"auc": 0.9, "per_patient": [{"p": i} for i in range(50)]},
+                                                     indent=1))
+    (run_dir / "best.weights.h5").write_bytes(b"")
+
+    class FakeRun:
+        dir = run_dir
+
+    monkeypatch.setattr(medzoo, "train", lambda *a, **k: FakeRun())
+    assert main(["train", "alpha-entry", "--data", str(tmp_path), "--out", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"run saved in {run_dir} (best.weights.h5, metrics.json)"
+    assert "per_patient" not in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_evaluate_counts_batches_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import medzoo.weights as weights_module
+    from medzoo.cli import evaluation_progress
+
+    class Model:
+        def predict_on_batch(self, x):
+            return [0.5] * len(x)
+
+    monkeypatch.setattr(weights_module, "load_entry", lambda *a, **k: Model())
+    original = weights_module.load_entry
+    terminal = _Terminal()
+    with evaluation_progress("evaluating e", terminal):
+        model = weights_module.load_entry("e")
+        assert model.predict_on_batch([1, 2, 3]) == [0.5] * 3
+        model.predict_on_batch([4, 5])
+    assert weights_module.load_entry is original
+    assert terminal.getvalue() == "\revaluating e: 1 batches, 3 images\revaluating e: 2 batches, 5 images\n"
+
+    pipe = io.StringIO()  # not a terminal: nothing wrapped, nothing written
+    with evaluation_progress("evaluating e", pipe):
+        assert weights_module.load_entry is original
+    assert pipe.getvalue() == ""

@@ -16,12 +16,15 @@ status 2. Nothing heavy is imported until a subcommand needs it, so ``medzoo lis
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
+import os
 import sys
+import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,117 @@ def _one_line(exc: BaseException) -> str:
 
 def _print(text: str = "") -> None:
     print(text, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------- quiet
+TF_LOG_ENV = "TF_CPP_MIN_LOG_LEVEL"
+NEEDS_KERAS = ("train", "evaluate", "predict")
+
+
+def quiet_tensorflow(verbose: bool) -> None:
+    """Before TensorFlow loads: its C++ logging off (``TF_CPP_MIN_LOG_LEVEL=3``, which also silences the
+    ``cuInit`` error of a machine without a GPU) unless ``verbose``. A value the user set is kept."""
+    if not verbose:
+        os.environ.setdefault(TF_LOG_ENV, "3")
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[None]:
+    """Send what native code writes to file descriptor 2 to a temporary file for the duration; replay it if
+    the body raises. TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, ``absl::InitializeLog``) are
+    written before ``TF_CPP_MIN_LOG_LEVEL`` applies, so only this keeps them off the terminal."""
+    fd = 2  # native code writes to the descriptor, whatever sys.stderr is
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no descriptor 2 at all: nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, fd)
+            tmp.seek(0)
+            os.write(fd, tmp.read())
+            raise
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def load_backend_quietly() -> None:
+    """Import Keras (and with it the TensorFlow backend) with its native start-up noise hidden, and the Python
+    loggers of TensorFlow and absl at ``ERROR``. A failed import shows everything it wrote."""
+    if "keras" in sys.modules:
+        return
+    with native_stderr_captured():
+        import keras  # noqa: F401 - loads the backend now, while fd 2 is captured
+    import logging
+
+    for name in ("tensorflow", "absl", "jax._src.xla_bridge"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class BatchCounter:
+    """A per-batch counter on a terminal's stderr (``evaluating: 12 batches, 384 images``); silent elsewhere."""
+
+    def __init__(self, label: str, stream: Any = None) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.batches = 0
+        self.items = 0
+        self.active = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def wrap(self, predict_on_batch: Callable[..., Any]) -> Callable[..., Any]:
+        """``predict_on_batch`` that counts each call on the terminal."""
+
+        def counted(x: Any, *args: Any, **kwargs: Any) -> Any:
+            out = predict_on_batch(x, *args, **kwargs)
+            self.tick(len(x) if hasattr(x, "__len__") else 0)
+            return out
+
+        return counted
+
+    def tick(self, items: int) -> None:
+        """One more batch of ``items``."""
+        self.batches += 1
+        self.items += items
+        if self.active:
+            self.stream.write(f"\r{self.label}: {self.batches} batches, {self.items} images")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """End the counter's line."""
+        if self.active and self.batches:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@contextlib.contextmanager
+def evaluation_progress(label: str, stream: Any = None) -> Iterator[BatchCounter]:
+    """While the body runs, every model that :func:`medzoo.weights.load_entry` returns counts its batches on
+    a terminal (``stream``, default stderr). Off when the stream is not a terminal: nothing is wrapped."""
+    counter = BatchCounter(label, stream)
+    if not counter.active:
+        yield counter
+        return
+    import medzoo.weights as weights_module
+
+    original = weights_module.load_entry
+
+    def load_counted(*args: Any, **kwargs: Any) -> Any:
+        model = original(*args, **kwargs)
+        model.predict_on_batch = counter.wrap(model.predict_on_batch)
+        return model
+
+    weights_module.load_entry = load_counted
+    try:
+        yield counter
+    finally:
+        weights_module.load_entry = original
+        counter.close()
 
 
 # ----------------------------------------------------------------------------------------------------------- lookups
@@ -288,10 +402,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = medzoo.train(args.name, data=args.data, out=args.out, **kwargs)
     run_dir = getattr(run, "dir", None)
     if run_dir is not None:
-        _print(f"run saved in {run_dir}")
-        metrics = Path(run_dir) / "metrics.json"
-        if metrics.exists():
-            _print(metrics.read_text().strip())
+        run_dir = Path(run_dir)
+        saved = [name for name in ("best.weights.h5", "metrics.json", "history.csv", "figures")
+                 if (run_dir / name).exists()]
+        _print(f"run saved in {run_dir}" + (f" ({', '.join(saved)})" if saved else ""))
     return 0
 
 
@@ -307,13 +421,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"postprocess": args.postprocess} if args.postprocess not in (None, "none") else {}
     if args.shift:
         extra["shift"] = True  # a task whose evaluation has no shift check refuses it by name
-    metrics = medzoo.evaluate(args.name, data=args.data, split=args.split, weights=_weights_arg(args.weights),
-                              out=args.out, **extra)
-    rows = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()
-            if not isinstance(v, (dict, list))]
-    _print(_table(rows, ("metric", "value")))
-    if args.out is not None:
-        _print(f"\nreport written to {args.out}")
+    with evaluation_progress(f"evaluating {args.name}"):
+        metrics = medzoo.evaluate(args.name, data=args.data, split=args.split, weights=_weights_arg(args.weights),
+                                  out=args.out, **extra)
+    if not isinstance(metrics.get("context"), dict):  # not written by medzoo.report, which prints its own table
+        rows = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()
+                if not isinstance(v, (dict, list))]
+        _print(_table(rows, ("metric", "value")))
     return 0
 
 
@@ -354,14 +468,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="medzoo: a plugin-based model zoo for medical image analysis.",
         epilog="Run `medzoo COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {medzoo.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's own start-up and C++ log lines (hidden by default)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show TensorFlow's own start-up and C++ log lines (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("plugins", help="installed plugins and what they provide",
+    p = sub.add_parser("plugins", parents=[common], help="installed plugins and what they provide",
                        description="List the entry points of the 'medzoo' group: plugin, distribution and version, "
                                    "and what each provides (or why it failed to load).")
     p.set_defaults(func=cmd_plugins)
 
-    p = sub.add_parser("list", help="list entries, architectures and datasets",
+    p = sub.add_parser("list", parents=[common], help="list entries, architectures and datasets",
                        description="List zoo entries, architectures and datasets, optionally filtered.")
     p.add_argument("pattern", nargs="?", metavar="PATTERN", help="wildcard filter on names, e.g. 'unet*'")
     p.add_argument("--models", action="store_true", help="list architectures only")
@@ -370,7 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trained", action="store_true", help="only entries that ship trained weights")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("info", help="model card of an entry or architecture; description of a dataset",
+    p = sub.add_parser("info", parents=[common],
+                       help="model card of an entry or architecture; description of a dataset",
                        description="Show the model card of an entry or architecture, or a dataset's description "
                                    "(with --data ROOT, its counts per split and class).")
     p.add_argument("name", metavar="NAME", help="an entry, architecture, dataset or task")
@@ -379,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop at the first bad file (raise, default) or skip and list bad files")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("train", help="train an entry with its recipe",
+    p = sub.add_parser("train", parents=[common], help="train an entry with its recipe",
                        description="Train a zoo entry with its recipe; checkpoints every epoch into the run "
                                    "directory so --resume continues a killed run.")
     p.add_argument("name", metavar="NAME", help="zoo entry")
@@ -396,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop at the first bad file (raise, default) or skip bad files and log them")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate an entry on a split",
+    p = sub.add_parser("evaluate", parents=[common], help="evaluate an entry on a split",
                        description="Evaluate a zoo entry's weights on a split of its dataset.")
     p.add_argument("name", metavar="NAME", help="zoo entry")
     p.add_argument("--data", metavar="ROOT", help="dataset root (default: synthetic)")
@@ -412,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "without it are reported beside)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="run an entry on image files",
+    p = sub.add_parser("predict", parents=[common], help="run an entry on image files",
                        description="Run a zoo entry on image files (JPEG, PNG, TIFF). Classification writes "
                                    "predictions.csv; segmentation writes <stem>_mask.png, <stem>_overlay.png "
                                    "and predictions.csv (lesion pixels).")
@@ -444,9 +564,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``medzoo`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    quiet_tensorflow(verbose)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
+            if not verbose and (args.command in NEEDS_KERAS or getattr(args, "params", False)):
+                load_backend_quietly()
             return int(args.func(args) or 0)
         except MedzooError as exc:
             print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
