@@ -90,7 +90,7 @@ class TaskSpec:
 
     def load(self) -> Any:
         """The :class:`medzoo.tasks.Task` itself (its module imported on first use)."""
-        from medzoo.tasks._api import Task
+        from medzoo.tasks import Task
 
         task = resolve(self.factory)()
         if not isinstance(task, Task) or task.name != self.name:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medzoo.tasks._api import Task, output_rank_error
+from medzoo.tasks import Task, output_rank_error
 
 
 class Classification(Task):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from medzoo.errors import RecipeError
-from medzoo.tasks._api import Task, output_rank_error
+from medzoo.tasks import Task, output_rank_error
 
 
 class Segmentation(Task):
