@@ -31,7 +31,8 @@ def medzoo_datasets() -> list[DatasetSpec]:
 
 @hookspec
 def medzoo_tasks() -> list[TaskSpec]:
-    """Task kinds (losses, metrics, evaluation) this plugin provides."""
+    """Tasks this plugin provides: each :class:`~medzoo.specs.TaskSpec` names a :class:`medzoo.tasks.Task` (its
+    losses, training metrics, output contract, evaluation, table and operating-point rule)."""
 
 
 @hookspec
