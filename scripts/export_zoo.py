@@ -30,12 +30,20 @@ LICENCES = {
     "chest-xray": "CC BY 4.0: trained on the Kermany pediatric chest X-rays (attribution required).",
 }
 
+# The copy of each dataset the zoo's weights were trained on, in words a reader of the card can check.
+DATA_COPIES = {
+    "chest-xray": "chest_xray: the published train split of the Kermany set (Kaggle copy, 5,216 images re-encoded as "
+                  "224×224 RGB JPEG); its test split was withheld",
+    "lgg-mri": "kaggle_3m: 53 of the 110 patients of the Kaggle LGG set (1,925 slices); the other patients were "
+               "withheld",
+}
+
 # What a reader of the card must know about the validation numbers, per dataset.
 NOTES = {
     "chest-xray": "The validation children come from the same published train split as the training children "
                   "(same hospital and period), so these numbers flatter: the study's recipe written as a plain "
                   "Keras script and trained on this share scored validation accuracy 0.98 but accuracy 0.755 "
-                  "(specificity 0.35) on withheld images (measured outside medzoo, reported in issue 6). Expect "
+                  "(specificity 0.35) on withheld images (measured outside medzoo). Expect "
                   "lower specificity on new data. The recall-target threshold was chosen on these same records.",
     "lgg-mri": "Dice per patient volume weights every validation patient equally, so a missed small lesion "
                "counts as much as a large one found. The study's Dice came from a slice-level split (slices of "
@@ -100,7 +108,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("entry")
     p.add_argument("run", type=Path)
-    p.add_argument("--command", default=None, help="the command that produced the run (for the card)")
+    p.add_argument("--command", default=None,
+                   help="the command that reproduces the run, for the card (write the data folder as ROOT)")
     args = p.parse_args()
 
     from medzoo import figures
@@ -152,7 +161,7 @@ def main() -> None:
         "recipe": recipe,
         "metrics": summary,
         "meta": {
-            "data": f"{Path(config['data_root']).name} (the shared copy described in shared/data/README.md)",
+            "data": DATA_COPIES.get(entry.dataset, Path(config["data_root"]).name),
             "data_fingerprint": config["data_fingerprint"],
             "split": f"by patient, stratified, val_fraction={recipe['val_fraction']}, seed={recipe['seed']}",
             "split_sizes": config["split_sizes"],
@@ -170,7 +179,8 @@ def main() -> None:
             "training_time": f"{training_time(args.run) / 60:.0f} min over {len(history.get('loss', []))} epochs",
             "versions": config["versions"],
             "overrides": overrides,
-            "command": args.command or f"medzoo train {entry.name} --data {config['data_root']} --out {args.run}",
+            # the card is read by users: the data folder is theirs (ROOT), not this checkout's
+            "command": args.command or f"medzoo train {entry.name} --data ROOT --out runs/{entry.name}",
         },
     }
     if threshold is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,8 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
 
     for page in ("index.html", "getting-started.html", "concepts.html", "writing-a-plugin.html",
                  "datasets.html", "zoo/index.html", "reference/cli.html", "reference/api.html", "bench.html",
-                 "how-to/gpu.html", "how-to/resume.html", "how-to/offline.html", "how-to/export.html"):
+                 "how-to/gpu.html", "how-to/resume.html", "how-to/offline.html", "how-to/export.html",
+                 "reliability.html"):
         assert (site / page).is_file(), page
     zoo = (site / "zoo" / "index.html").read_text()
     for entry in medzoo.list_entries():
@@ -251,3 +253,50 @@ def test_api_page_reads_cleanly(site: Path) -> None:
     for name, returns in (("load", "keras.Model"), ("create_model", "keras.Model"), ("get_dataset", "Dataset")):
         signature = re.search(rf"\n{name}\((?:[^()]|\([^()]*\))*\) -> ([\w.]+)", text)
         assert signature and signature.group(1) == returns, (name, signature and signature.group(0))
+
+
+# ------------------------------------------------------------------------------------------------ pages for users
+def _sections(page: str) -> list[str]:
+    return [line[3:].strip() for line in page.splitlines() if line.startswith("## ")]
+
+
+def test_getting_started_installs_then_predicts_before_it_trains() -> None:
+    page = (ROOT / "docs" / "getting-started.md").read_text()
+    assert _sections(page)[:4] == ["Install", "Predict", "Evaluate", "Train"]
+    install = page.split("## Predict")[0]
+    assert "pip install . plugins/medzoo-cnn plugins/medzoo-chest-xray" in install
+    assert "--no-index --find-links" in install                       # the offline install from wheels
+    assert "requirements-dev.txt" not in install                      # the developer set-up comes last
+    predict = page.split("## Predict")[1].split("## Evaluate")[0]
+    assert "medzoo predict cnn1-chest-xray image.jpeg" in predict
+    assert 'medzoo.load("cnn1-chest-xray")' in predict
+
+
+def test_pages_and_cards_for_users_cite_no_repository_internals() -> None:
+    """No issue numbers, no scripts of this checkout, no paths of its data share in what users read."""
+    import re
+
+    bad = re.compile(r"\bissue \d+|\bscripts/|shared/data/README")
+    found = [f"{path.relative_to(ROOT)}: {m.group(0)}" for path in sorted((ROOT / "docs").rglob("*.md"))
+             for m in bad.finditer(path.read_text())]
+    export = _load("medzoo_scripts_export_zoo_text", ROOT / "scripts" / "export_zoo.py")  # the cards' texts
+    for table in (export.NOTES, export.DATA_COPIES, export.LICENCES):
+        found += [f"export_zoo: {m.group(0)}" for text in table.values() for m in bad.finditer(text)]
+    assert not found, found
+
+
+def test_reliability_page_names_a_test_for_every_fault() -> None:
+    page = (ROOT / "docs" / "reliability.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| Fault")]
+    assert len(rows) >= 25
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 4, row
+        named = re.findall(r"`((?:tests|plugins/[\w-]+/tests)/[\w/]+\.py)`", cells[3])
+        assert named or "(being added)" in cells[1] or "same two files" in cells[3], row
+        for rel in named:
+            assert (ROOT / rel).is_file(), rel
+    for fault in ("Corrupt", "Missing mask", "NaN", "not binary", "Duplicate slice", "Wrong folder layout",
+                  "one batch", "Two trainings", "Crash", "other data", "recipe values", "Unknown entry",
+                  "Bad plugins", "decompression bomb", "sha256", "ImageNet"):
+        assert fault in page, fault
