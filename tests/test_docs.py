@@ -10,6 +10,7 @@ is that folder, so its entry point is discovered exactly as for a user who ``pip
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "medzoo-hello"
+TASK_EXAMPLE = ROOT / "docs" / "examples" / "medzoo-hello-task"
 MKDOCS = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
 
 
@@ -68,9 +70,13 @@ def test_tutorial_includes_the_example_files_verbatim(site: Path) -> None:
     import re
 
     page = html.unescape(re.sub(r"<[^>]+>", "", (site / "writing-a-plugin.html").read_text()))
-    for rel in ("pyproject.toml", "src/medzoo_hello/plugin.py", "src/medzoo_hello/model.py", "tests/test_hello.py"):
-        for line in (EXAMPLE / rel).read_text().splitlines():
-            assert line.strip() in page, f"{rel}: line not in the tutorial: {line!r}"
+    files = [EXAMPLE / rel for rel in ("pyproject.toml", "src/medzoo_hello/plugin.py", "src/medzoo_hello/model.py",
+                                       "tests/test_hello.py")]
+    files += [TASK_EXAMPLE / rel for rel in ("src/medzoo_hello_task/task.py", "src/medzoo_hello_task/plugin.py",
+                                             "tests/test_task.py")]
+    for path in files:
+        for line in path.read_text().splitlines():
+            assert line.strip() in page, f"{path.relative_to(ROOT)}: line not in the tutorial: {line!r}"
     assert "--8<--" not in page
 
 
@@ -135,6 +141,35 @@ def test_example_plugin_installs_and_runs(tmp_path: Path) -> None:
                              timeout=120, env=env)
         assert out.returncode == 0, out.stderr
         assert "hello-chest-xray" in out.stdout and "medzoo-hello" in out.stdout
+
+
+@pytest.mark.slow
+def test_task_example_installs_and_runs(tmp_path: Path) -> None:
+    """The tutorial's "write a task" chapter: pip-install medzoo-hello-task into a folder; from a fresh interpreter
+    its task is registered beside the built-in ones and its own tests (shown in the chapter) pass."""
+    src = tmp_path / "medzoo-hello-task"
+    shutil.copytree(TASK_EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = tmp_path / "site-packages"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                          "--no-index", "--target", str(target), str(src)],
+                         capture_output=True, text=True, timeout=300, env=_env())
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+
+    env = _env(PYTHONPATH=str(target), MEDZOO_HOME=str(tmp_path / "home"))
+    code = ("import json; from medzoo.registry import registry; reg = registry(); t = reg.tasks['regression']; "
+            "print(json.dumps([sorted(reg.tasks), t.distribution, type(t.load()).__module__]))")
+    listed = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env=env)
+    assert listed.returncode == 0, listed.stderr
+    tasks, dist, module = json.loads(listed.stdout.splitlines()[-1])
+    assert {"classification", "regression", "segmentation"} <= set(tasks)
+    assert (dist, module) == ("medzoo-hello-task", "medzoo_hello_task.task")
+
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                            "--rootdir", str(src), "-c", str(src / "pyproject.toml"), str(src / "tests")],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert "2 passed" in tests.stdout
 
 
 # ------------------------------------------------------------------------------------------------ the mkdocs hook

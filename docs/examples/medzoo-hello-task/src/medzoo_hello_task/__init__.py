@@ -1,0 +1,1 @@
+"""medzoo-hello-task: the ``regression`` task of the plugin tutorial."""
