@@ -406,3 +406,54 @@ def test_evaluate_counts_batches_on_a_terminal_only(monkeypatch: pytest.MonkeyPa
     with evaluation_progress("evaluating e", pipe):
         assert weights_module.load_entry is original
     assert pipe.getvalue() == ""
+
+
+# ----------------------------------------------------------------------------------------------- --json
+def test_list_json(fake_registry, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in data["entries"]] == ["alpha-entry", "alpha-trained"]
+    assert {e["name"]: e["trained"] for e in data["entries"]} == {"alpha-entry": False, "alpha-trained": True}
+    assert data["entries"][0]["distribution"] == "mzfake-alpha"
+    assert [m["name"] for m in data["models"]] == ["alpha-net", "beta-net"]
+    assert [d["name"] for d in data["datasets"]] == ["alpha-data"]
+    assert main(["list", "--json", "--trained"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"entries": [
+        {"name": "alpha-trained", "task": "classification", "model": "alpha-net", "dataset": "alpha-data",
+         "trained": True, "distribution": "mzfake-alpha", "summary": "a trained fake entry"}]}
+
+
+def test_info_json(fake_registry, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "alpha-trained", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "entry" and data["name"] == "alpha-trained" and data["trained"] is True
+    assert data["threshold"] == 0.9 and data["architecture"]["name"] == "alpha-net"
+    assert "params" not in data["architecture"] and "build_error" not in data["architecture"]  # nothing built
+    assert main(["info", "alpha-net", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "model" and data["entries"] == ["alpha-entry", "alpha-trained"]
+    assert data["kwargs"] == {"width": 4}
+    assert main(["info", "alpha-data", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "dataset" and data["factory"] == "mzfake_alpha:build" and data["licence"] == "CC0"
+    assert main(["info", "alpha-data", "--json", "--data", "x"]) == 2
+    assert "--json" in _error_line(capsys.readouterr().err)
+
+
+def test_info_names_a_skipped_architecture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """An entry whose architecture was skipped (its build module is not installed): info says so in the card,
+    predict-time is not the first to know."""
+    monkeypatch.syspath_prepend(str(FAKE_DIR))
+    monkeypatch.delenv("MEDZOO_PLUGINS", raising=False)
+    helper = importlib.import_module("mzfake_dists")
+    with pytest.warns(Warning):
+        reg = build_registry(entry_points=helper.entry_points(tmp_path / "site", "mzfake-alpha", "mzfake-wrongkind"))
+    reg.entries["ghost-entry"] = medzoo.Entry(name="ghost-entry", model="ghost-net", dataset="alpha-data",
+                                              task="classification")
+    monkeypatch.setattr(REGISTRY_MODULE, "_REGISTRY", reg)
+    assert main(["info", "ghost-entry"]) == 0
+    size = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("size:"))
+    assert "model 'ghost-net' is not available" in size and "mzfake_no_such_module.nets" in size
+    assert main(["info", "ghost-net"]) == 2
+    assert "not installed" in _error_line(capsys.readouterr().err)

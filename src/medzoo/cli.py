@@ -184,6 +184,9 @@ def _lookup_any(reg: Registry, name: str) -> tuple[str, Any]:
         table = getattr(reg, kind)
         if name in table:
             return kind, table[name]
+    for kind in _KINDS:
+        if getattr(reg, "skipped", None) is not None and reg.skipped(kind, name) is not None:
+            return kind, reg.get(kind, name)  # raises, saying why the plugin's spec was skipped
     every = sorted({n for kind in _KINDS for n in getattr(reg, kind)})
     close = difflib.get_close_matches(name, every, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -252,6 +255,23 @@ def _singular(kind: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------- list
+def _list_json(reg: Registry, kinds: Sequence[str], pattern: str | None, trained: bool) -> dict[str, Any]:
+    """``medzoo list --json``: one object per name, for each kind listed."""
+    out: dict[str, Any] = {}
+    if "entries" in kinds:
+        names = medzoo.list_entries(pattern, trained=True if trained else None)
+        out["entries"] = [{"name": n, "task": e.task, "model": e.model, "dataset": e.dataset, "trained": e.trained,
+                           "distribution": e.distribution, "summary": e.summary}
+                          for n in names for e in [reg.entries[n]]]
+    if "models" in kinds:
+        out["models"] = [{"name": n, "task": s.task, "distribution": s.distribution, "description": s.description}
+                         for n in medzoo.list_models(pattern) for s in [reg.models[n]]]
+    if "datasets" in kinds:
+        out["datasets"] = [{"name": n, "task": s.task, "distribution": s.distribution, "description": s.description}
+                           for n in medzoo.list_datasets(pattern) for s in [reg.datasets[n]]]
+    return out
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Print tables of entries, architectures and datasets matching ``PATTERN``."""
     reg = registry()
@@ -259,6 +279,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.trained and not chosen:
         chosen = ["entries"]
     kinds = chosen or ["entries", "models", "datasets"]
+    if args.json:
+        _print(json.dumps(_list_json(reg, kinds, args.pattern, args.trained), indent=2))
+        return 0
     printed = False
     for kind in kinds:
         if kind == "entries":
@@ -302,20 +325,50 @@ def _fields_text(spec: Any, skip: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def _entry_text(name: str) -> str:
+def _entry_text(name: str, params: bool = False) -> str:
     try:
         from medzoo.cards import card_text
     except ImportError:
         return _fields_text(medzoo.get_entry(name))
-    return card_text(name)
+    return card_text(name, params=params)
 
 
-def _model_text(name: str) -> str:
+def _model_text(name: str, params: bool = False) -> str:
     try:
         from medzoo.cards import model_card_for_architecture
     except ImportError:
         return _fields_text(registry().get("models", name))
-    return model_card_for_architecture(name)
+    return model_card_for_architecture(name, params=params)
+
+
+def _plain(spec: Any, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """A spec as JSON-able data: callables as ``module:name``."""
+    out = {}
+    for f in attrs.fields(type(spec)):
+        if f.name in skip:
+            continue
+        value = getattr(spec, f.name)
+        if callable(value):
+            value = f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', value)}"
+        elif attrs.has(type(value)):
+            value = attrs.asdict(value)
+        out[f.name] = value
+    return out
+
+
+def _info_json(reg: Registry, kind: str, spec: Any, params: bool) -> dict[str, Any]:
+    """``medzoo info NAME --json``: an entry's card, an architecture's facts, a dataset's or task's fields."""
+    try:
+        from medzoo import cards
+    except ImportError:
+        cards = None  # type: ignore[assignment]
+    if kind == "entries":
+        data = cards.card(spec.name, params=params) if cards is not None else _plain(spec)
+    elif kind == "models":
+        data = cards.architecture_facts(spec.name, params=params) if cards is not None else _plain(spec)
+    else:
+        data = _plain(spec)
+    return {"kind": _singular(kind), **data}
 
 
 def _class_of(record: Any) -> str:
@@ -356,13 +409,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     """Print the card of an entry or architecture, or the description of a dataset or task."""
     reg = registry()
     kind, spec = _lookup_any(reg, args.name)
+    if args.json:
+        if args.data is not None:
+            raise MedzooError("--json does not count a dataset; run without --json for --data")
+        data = _info_json(reg, kind, spec, args.params)
+        _print(json.dumps(data, indent=2, default=str))
+        return 0
     if kind == "entries":
-        _print(_entry_text(args.name))
+        _print(_entry_text(args.name, args.params))
         if args.data is not None:
             _print()
             _print(_dataset_counts(reg.get("datasets", spec.dataset), args.data, args.on_error))
     elif kind == "models":
-        _print(_model_text(args.name))
+        _print(_model_text(args.name, args.params))
     elif kind == "datasets":
         _print(f"Dataset {spec.name} ({spec.task}, from {spec.distribution})")
         _print(_fields_text(spec, skip=("name", "task", "factory", "synthetic", "distribution")))
@@ -487,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", action="store_true", help="list datasets only")
     p.add_argument("--entries", action="store_true", help="list zoo entries only")
     p.add_argument("--trained", action="store_true", help="only entries that ship trained weights")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", parents=[common],
@@ -497,6 +557,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="ROOT", help="count the records of the dataset found at ROOT")
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="stop at the first bad file (raise, default) or skip and list bad files")
+    p.add_argument("--params", action="store_true",
+                   help="build the model (imports Keras) to count its parameters and, for an architecture, list "
+                        "its layers; without it the counts come from the weights card or file")
+    p.add_argument("--json", action="store_true", help="print the card as JSON")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("train", parents=[common], help="train an entry with its recipe",
@@ -578,6 +642,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
             return 130
+        except BrokenPipeError:  # `medzoo list | head`: the reader left; say nothing more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
 
 
 if __name__ == "__main__":
