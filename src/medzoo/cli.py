@@ -3,14 +3,16 @@
 Subcommands::
 
     medzoo plugins                      installed plugins and what each provides (or why it failed)
-    medzoo list [PATTERN]               entries, architectures and datasets
+    medzoo list [PATTERN] [--json]      entries, architectures and datasets
     medzoo info NAME [--data ROOT]      the model card of an entry or architecture, or a dataset's description
+                [--params] [--json]     (--params builds the model to count its parameters)
     medzoo train NAME [--data ROOT]     train an entry with its recipe (every field overridable with --set)
     medzoo evaluate NAME [--data ROOT]  evaluate an entry's weights on a split
     medzoo predict NAME FILES...        run an entry on image files
 
 User errors (an unknown name, a bad data root, ...) print ``medzoo: error: <message>`` and exit with
-status 2. Nothing heavy is imported until a subcommand needs it, so ``medzoo list`` is quick.
+status 2. Nothing heavy is imported until a subcommand needs it: ``list``, ``info`` and ``plugins`` never
+import TensorFlow. TensorFlow's own C++ log lines are hidden unless ``--verbose``.
 """
 
 from __future__ import annotations
