@@ -420,7 +420,9 @@ def _sections(c: dict[str, Any]) -> list[tuple[str, Any]]:
         if points is not None:
             secs.append(("At each operating point (validation patients)", points))
     elif rows:
-        secs.append((f"The study's numbers (not reproduced here; {header[2]})", [(r[0], r[2]) for r in rows]))
+        split = c["study"].get("split")
+        where = f"{split}; " if isinstance(split, str) and split else ""
+        secs.append((f"The study's numbers ({where}not reproduced here)", [(r[0], r[2]) for r in rows]))
     shift = shift_table(c["metrics"].get("shift_check"))
     if shift is not None:
         secs.append(("Shift check: the validation images under fixed acquisition changes", shift))

@@ -31,4 +31,6 @@ class RecipeError(MedzooError, ValueError):
 
 
 class PluginLoadWarning(UserWarning):
-    """A plugin failed to load; the others keep working."""
+    """A plugin, or something it provides, was skipped (it failed to import, a hook returned something that is
+    not a list of specs, a spec names a module that is not installed or a name another plugin has): one line
+    naming the plugin and its distribution; the rest of the zoo keeps working."""
