@@ -113,6 +113,7 @@ def main() -> None:
     args = p.parse_args()
 
     from medzoo import figures
+    from medzoo.cards import count_params
     from medzoo.report import evaluate_entry
     from medzoo.runner import read_history
     from medzoo.weights import export_weights
@@ -174,6 +175,7 @@ def main() -> None:
             "best_epoch": _best_epoch(history, recipe["monitor"], recipe["monitor_mode"]),
             "best_checkpoint_monitor": f"{recipe['monitor']} ({recipe['monitor_mode']})",
             "storage": "float16 (metrics above measured on the float16 file)",
+            "params": count_params(shipped),
             "trained_on": f"{', '.join(config['devices'])} ({config['backend']}, {config['precision']}, "
                           f"{config['loader']} loader)",
             "training_time": f"{training_time(args.run) / 60:.0f} min over {len(history.get('loss', []))} epochs",

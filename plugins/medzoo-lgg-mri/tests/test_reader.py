@@ -198,3 +198,18 @@ def test_a_mask_that_is_not_binary_is_named(tmp_path: Path, values: list[int]) -
     tifffile.imwrite(tmp_path / "frac_mask.tif", np.array([[0.0, 0.3]], np.float32))
     with pytest.raises(DataError, match="not a binary mask"):
         read_mask(tmp_path / "frac_mask.tif")
+
+
+def test_duplicate_slice_numbers_are_named_not_dropped_silently(root: Path) -> None:
+    """``_3.tif`` and ``_003.tif`` both claim slice 3: an error naming the file, or both left out when skipping."""
+    case = _first_case(root)
+    dup = case / f"{case.name}_003.tif"
+    shutil.copy(case / f"{case.name}_3.tif", dup)
+    with pytest.raises(DataError, match="slice number 3 again") as info:
+        LGGMRI(root).records()
+    assert dup.name in str(info.value) and f"{case.name}_3.tif" in str(info.value)  # both files named
+    ds = LGGMRI(root, on_error="skip")
+    recs = ds.records()
+    assert [Path(path).name for path, why in ds.skipped if "again" in why] == [f"{case.name}_3.tif"]
+    assert 3 not in [r.index for r in recs if r.meta["case"] == case.name]  # which one is slice 3 is unknowable
+    assert len(recs) == PATIENTS * SLICES - 1

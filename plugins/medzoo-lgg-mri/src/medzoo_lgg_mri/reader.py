@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from medzoo.data import DataError, Dataset, Record, kfold_by_patient, split_by_patient
+from medzoo.images import InputProfile
 from medzoo_lgg_mri.files import read_image, read_mask
 
 SLICE = re.compile(r"^(?P<case>.+)_(?P<n>\d+)\.tiff?$", re.IGNORECASE)
@@ -36,6 +37,9 @@ class LGGMRI(Dataset):
     pipeline_options = frozenset({"patch_size", "lesion_fraction"})
     fill_mode = "constant"  # the MRI background is black
     default_augment = {"rotation": 0.05, "shift": 0.1, "shear": 0.1, "zoom": 0.1, "hflip": 0.5}
+    # gray-level mean and std of 300 random kaggle_3m slices: at most 49 and 52 (mostly black background);
+    # a chest X-ray (mean ~120) or a photograph is far outside
+    input_profile = InputProfile("FLAIR brain MRI slices", mean=(0, 70), std=(0, 70))
 
     def __init__(self, root: str | Path, on_error: str = "raise") -> None:
         root = Path(root)
@@ -82,12 +86,20 @@ class LGGMRI(Dataset):
                 if f.suffix.lower() not in (".tif", ".tiff"):
                     continue
                 m_mask, m_img = MASK.match(f.name), SLICE.match(f.name)
-                if m_mask:
-                    masks[int(m_mask["n"])] = f
-                elif m_img:
-                    images[int(m_img["n"])] = f
+                if m_mask or m_img:
+                    found = masks if m_mask else images
+                    n = int((m_mask or m_img)["n"])  # type: ignore[index]
+                    if n in found:  # _10 and _010: which one is slice 10 cannot be known, so neither
+                        other = f" (also {found[n].name})" if found[n] is not None else ""
+                        self.problems(f, f"slice number {n} again{other}; all files of that number left out")
+                        found[n] = None  # type: ignore[assignment]
+                    else:
+                        found[n] = f
                 else:
                     self.problems(f, "file name is not <case>_<n>.tif or <case>_<n>_mask.tif")
+            for found in (images, masks):
+                for n in [n for n, f in found.items() if f is None]:
+                    del found[n]
             for n in sorted(set(masks) - set(images)):
                 self.problems(masks[n], "mask without its image")
             patient = self.patient_id(folder.name)
