@@ -67,6 +67,15 @@ def truncated_png(root: Path) -> Path:
     return f
 
 
+def bomb(root: Path) -> Path:
+    """A decompression bomb: 14000² pixels (over Pillow's own limit) in a PNG of a few hundred KB."""
+    from PIL import Image
+
+    f = root / "train" / "NORMAL" / "IM-0996-0001.png"
+    Image.new("1", (14000, 14000)).save(f, optimize=True)
+    return f
+
+
 def wrong_folder(root: Path) -> Path:
     """A pneumonia name in NORMAL/: the folder and the name disagree on the label."""
     f = _first(root)
@@ -95,6 +104,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "text_file": (text_file, "not an image file"),
     "empty_file": (empty_file, "empty file"),
     "truncated_png": (truncated_png, "truncated"),
+    "bomb": (bomb, "image too large"),
     "wrong_folder": (wrong_folder, "disagree"),
 }
 
@@ -118,7 +128,7 @@ def test_bad_file_skipped(root: Path, case: str) -> None:
     recs = ds.records()
     assert [p for p, _ in ds.skipped] == [str(bad)] and why in ds.skipped[0][1]
     assert str(bad) not in {r.image for r in recs}
-    expect = n_good if case in ("text_as_jpeg", "text_file", "empty_file", "truncated_png") else n_good - 1
+    expect = n_good if case in ("text_as_jpeg", "text_file", "empty_file", "truncated_png", "bomb") else n_good - 1
     assert len(recs) == expect
     assert ds.summary()["skipped"] == 1
 
@@ -196,3 +206,26 @@ def test_check_cache_sees_changes(root: Path) -> None:
     with pytest.raises(DataError, match="truncated") as err:
         ChestXray(root).records()
     assert str(bad) in str(err.value)
+
+
+def test_pixel_limit_applies_to_the_check_its_cache_and_the_decoder(root: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``MEDZOO_MAX_PIXELS`` refuses large images by name; raising it again re-checks them (no stale verdict)."""
+    from PIL import Image
+
+    from medzoo_chest_xray.decode import read_gray
+
+    n_good = len(ChestXray(root).records())
+    large = root / "train" / "NORMAL" / "IM-0995-0001.jpeg"
+    Image.open(_first(root, "NORMAL")).resize((100, 80)).save(large)
+    monkeypatch.setenv("MEDZOO_MAX_PIXELS", "5000")  # the synthetic images are 64×64 = 4096
+    ds = ChestXray(root, on_error="skip")
+    assert len(ds.records()) == n_good
+    assert ds.skipped == [(str(large), "image too large (100×80, 8,000 pixels; the limit is 5,000): a decompression "
+                                       "bomb or a scan far larger than any model here needs; downsample it, or "
+                                       "raise the limit with MEDZOO_MAX_PIXELS=N (or max_pixels=N)")]
+    with pytest.raises(DataError, match=rf"{large.name}: image too large"):
+        read_gray(large, 16)
+    monkeypatch.delenv("MEDZOO_MAX_PIXELS")
+    assert len(ChestXray(root).records()) == n_good + 1
+    assert read_gray(large, 16).shape == (16, 16, 1)

@@ -1,8 +1,9 @@
 """Fast validation of image files before they reach tf.data (whose decode errors do not name the file).
 
 Each file is opened and fully decoded with Pillow (large JPEGs in DCT draft mode, which still reads every
-byte of entropy-coded data), on a thread pool. Verdicts are cached on disk keyed by path, size and mtime, so
-re-checking an unchanged data set costs one ``stat`` per file.
+byte of entropy-coded data), on a thread pool; one larger than :func:`medzoo.images.max_pixels` (a
+decompression bomb) is refused from its header, before decoding. Verdicts are cached on disk keyed by path,
+size and mtime (and the pixel limit), so re-checking an unchanged data set costs one ``stat`` per file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,12 +22,14 @@ log = logging.getLogger("medzoo.chest_xray")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 FORMATS = {"JPEG", "PNG"}
 MODES = {"L", "RGB", "RGBA", "LA", "P", "I;16", "I;16B", "I", "1"}
-_VERSION = 1
+_VERSION = 2
 
 
 def check_image(path: str | Path) -> str | None:
     """``None`` if ``path`` is a complete JPEG or PNG that decodes; otherwise what is wrong with it."""
     from PIL import Image, UnidentifiedImageError
+
+    from medzoo.images import max_pixels, too_large
 
     path = Path(path)
     try:
@@ -36,7 +40,12 @@ def check_image(path: str | Path) -> str | None:
             head = f.read(8)
             f.seek(max(0, size - 1024))
             tail = f.read()
+        limit = max_pixels()
+        if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+            Image.MAX_IMAGE_PIXELS = limit  # the user allowed larger images than Pillow's default
         with Image.open(path) as img:
+            if img.width * img.height > limit:
+                return too_large(f"{img.width}×{img.height}", img.width * img.height, limit)
             fmt = img.format
             if fmt not in FORMATS:
                 return f"{fmt} image; expected JPEG or PNG"
@@ -53,6 +62,9 @@ def check_image(path: str | Path) -> str | None:
             img.load()
     except UnidentifiedImageError:
         return "not an image (Pillow cannot identify it as JPEG or PNG)"
+    except Image.DecompressionBombError as exc:  # over Pillow's own limit: refused from the header
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        return too_large("size in its header", int(found.group(1)) if found else limit + 1, limit)
     except (OSError, SyntaxError, ValueError) as exc:
         return f"corrupt or truncated image ({type(exc).__name__}: {exc})"
     return None
@@ -66,9 +78,11 @@ def _cache_file(root: Path) -> Path:
 
 
 def _load(path: Path) -> dict[str, list]:
+    from medzoo.images import max_pixels
+
     try:
         data = json.loads(path.read_text())
-        return data["files"] if data.get("version") == _VERSION else {}
+        return data["files"] if data.get("version") == _VERSION and data.get("max_pixels") == max_pixels() else {}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
@@ -77,7 +91,9 @@ def _save(path: Path, files: dict[str, list]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": _VERSION, "files": files}))
+        from medzoo.images import max_pixels
+
+        tmp.write_text(json.dumps({"version": _VERSION, "max_pixels": max_pixels(), "files": files}))
         os.replace(tmp, path)
     except OSError as exc:  # a read-only cache only costs speed
         log.debug("could not write the check cache %s: %s", path, exc)
