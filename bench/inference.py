@@ -34,10 +34,11 @@ from _common import load_now, machine, median_time, peak_rss_mib, write_result
 
 
 def input_batch(model: Any, n: int, open_side: int = 256, seed: int = 0) -> Any:
-    """``n`` random raw-pixel images of ``model``'s input shape (``open_side`` for unknown height/width)."""
+    """``n`` random raw-pixel images of ``model``'s input shape (``open_side`` for unknown height/width; RGB,
+    as the published files are, where the model takes any channel count)."""
     import numpy as np
 
-    shape = [open_side if d is None else int(d) for d in model.input_shape[1:]]
+    shape = [(open_side if i < 2 else 3) if d is None else int(d) for i, d in enumerate(model.input_shape[1:])]
     return np.random.default_rng(seed).uniform(0, 255, size=(n, *shape)).astype("float32")
 
 

@@ -54,7 +54,8 @@ for name in medzoo.list_models():
         # the head's kernel at 0 puts the output at 0.5, so one step must move the head.
         head = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None][-1]
         head.kernel.assign(np.zeros(head.kernel.shape, "float32"))
-    shape = tuple(32 if d is None else d for d in model.input_shape[1:])
+    # open sides: 32; an open channel axis (the models convert any count): RGB, as the published JPEGs are
+    shape = tuple((32 if i < 2 else 3) if d is None else d for i, d in enumerate(model.input_shape[1:]))
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(2, *shape)).astype("uint8")
     out_shape = tuple(2 if d is None else d for d in model.compute_output_shape((2, *shape)))

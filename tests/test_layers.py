@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from keras.applications import imagenet_utils  # noqa: E402
 
-from medzoo.layers import GrayscaleToRGB, ImageNetPreprocessing  # noqa: E402
+from medzoo.images import to_channels  # noqa: E402
+from medzoo.layers import GrayscaleToRGB, ImageNetPreprocessing, ToChannels  # noqa: E402
 
 
 @pytest.fixture
@@ -74,3 +75,56 @@ def test_keras_round_trip_safe_mode(tmp_path: object) -> None:
     assert isinstance(loaded.get_layer("to_rgb"), GrayscaleToRGB)
     data = np.random.default_rng(3).uniform(0, 255, size=(2, 8, 8, 1)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+def _pixels(c: int, seed: int = 4) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(2, 5, 7, c)).astype("float32")
+
+
+@pytest.mark.parametrize("have", [1, 2, 3, 4])
+@pytest.mark.parametrize("want", [1, 3])
+def test_to_channels_converts_like_the_cli(have: int, want: int) -> None:
+    """Gray, gray + alpha, RGB and RGBA become what ``medzoo predict`` makes of them (luma; repeat; alpha off)."""
+    x = _pixels(have)
+    got = keras.ops.convert_to_numpy(ToChannels(want)(x))
+    base = x[..., :1] if have == 2 else x  # read_pixels drops the alpha of gray + alpha
+    expected = np.stack([to_channels(img, want) for img in base])
+    assert got.shape == (2, 5, 7, want)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+
+
+def test_to_channels_decides_per_call_when_the_input_leaves_channels_open() -> None:
+    inputs = keras.Input((None, None, None))
+    model = keras.Model(inputs, ToChannels(1)(inputs))
+    assert tuple(model.output.shape) == (None, None, None, 1)
+    for have in (3, 1, 4, 3):  # predict retraces; TensorFlow relaxes the channel axis to None after a few
+        x = _pixels(have, seed=have)
+        expected = np.stack([to_channels(img, 1) for img in x])
+        np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a graph with an unknown channel axis")
+def test_to_channels_in_a_graph_with_an_unknown_channel_axis() -> None:
+    import tensorflow as tf
+
+    layer = ToChannels(3)
+    fn = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, None), tf.float32)])
+    for have in (1, 3, 4):
+        x = _pixels(have)
+        expected = np.stack([to_channels(img, 3) for img in x])
+        np.testing.assert_allclose(fn(tf.constant(x)).numpy(), expected, rtol=1e-5, atol=1e-3)
+
+
+def test_to_channels_refuses_bad_counts_and_survives_a_round_trip(tmp_path: object) -> None:
+    with pytest.raises(ValueError, match="1 or 3"):
+        ToChannels(2)
+    with pytest.raises(ValueError, match="1 to 4 channels"):
+        ToChannels(1)(np.zeros((1, 4, 4, 5), "float32"))
+    inputs = keras.Input((None, None, None))
+    model = keras.Model(inputs, ToChannels(3, name="to_rgb")(inputs))
+    path = os.path.join(str(tmp_path), "to_channels.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.get_layer("to_rgb").channels == 3
+    x = _pixels(1)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), np.repeat(x, 3, axis=-1))

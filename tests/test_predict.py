@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 
 import medzoo
+import medzoo.predict as P
 import medzoo.weights
 from medzoo.cli import main
 from medzoo.data import DataError
-from medzoo.predict import predict_files, threshold_rule
+from medzoo.images import InputProfile, input_warnings, read_pixels
+from medzoo.predict import predict_files, predict_image, threshold_rule
 from medzoo.registry import Registry
-from medzoo.specs import Entry, Weights
+from medzoo.specs import DatasetSpec, Entry, Weights
 
 keras = pytest.importorskip("keras")
 PIL = pytest.importorskip("PIL.Image")
@@ -232,3 +234,132 @@ def test_predict_patient_cleans_the_volume(segmenter, tmp_path: Path, monkeypatc
     assert main(["predict", "some-entry", "--patient", str(patient), "--out", str(out), "--threshold", "0.5",
                  "--postprocess", "none"]) == 0
     assert int(_read_csv(out / "predictions.csv")[-1]["lesion_pixels"]) == 4  # kept without the cleaning
+
+
+# ------------------------------------------------------------------------------------------- bad inputs, named
+
+
+def test_a_folder_is_called_a_folder(segmenter, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"is a folder; give image files .*--patient"):
+        predict_files("whatever", [tmp_path], weights=segmenter)
+
+
+def test_a_decompression_bomb_is_refused_by_name_before_decoding(segmenter, tmp_path: Path) -> None:
+    """A PNG of 14000² pixels in a few hundred KB: a DataError naming the file, not Pillow's bomb error."""
+    bomb = tmp_path / "bomb.png"
+    PIL.new("1", (14000, 14000)).save(bomb, optimize=True)
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(DataError, match=r"bomb\.png: image too large .*MEDZOO_MAX_PIXELS"):
+        read_pixels(bomb)
+    with pytest.raises(DataError, match=r"bomb\.png: image too large"):
+        predict_files("whatever", [bomb], weights=segmenter)
+
+
+def test_the_pixel_limit_is_named_and_can_be_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    png = _uniform_png(tmp_path / "wide.png", (9, 9, 9), size=(30, 40))
+    tif = tmp_path / "wide.tif"
+    tifffile.imwrite(tif, np.zeros((30, 40, 3), np.uint8))
+    monkeypatch.setenv("MEDZOO_MAX_PIXELS", "1000")
+    with pytest.raises(DataError, match=r"wide\.png: image too large \(40×30, 1,200 pixels; the limit is 1,000\)"):
+        read_pixels(png)
+    with pytest.raises(DataError, match=r"wide\.tif: image too large \(30×40×3, 1,200 pixels"):
+        read_pixels(tif)
+    assert read_pixels(png, max_pixels=1200).shape == (30, 40, 3)  # the argument wins over the variable
+    monkeypatch.setenv("MEDZOO_MAX_PIXELS", "1_200")
+    assert read_pixels(tif).shape == (30, 40, 3)
+    monkeypatch.setenv("MEDZOO_MAX_PIXELS", "lots")
+    with pytest.raises(medzoo.MedzooError, match="MEDZOO_MAX_PIXELS='lots'"):
+        read_pixels(png)
+
+
+def test_a_large_image_is_segmented_in_tiles(segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above TILE² pixels the fully convolutional model sees bounded windows, and the mask is the same."""
+    img = np.zeros((45, 38, 3), np.uint8)
+    img[10:30, 5:33, 1] = 255  # a lesion across tile borders
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, img)
+    whole = predict_files("whatever", [path], weights=segmenter, out=tmp_path / "whole")[0]
+    seen: list[tuple[int, ...]] = []
+    original = P._probabilities
+
+    def spy(model, x):
+        seen.append(x.shape)
+        return original(model, x)
+
+    monkeypatch.setattr(P, "_probabilities", spy)
+    monkeypatch.setattr(P, "TILE", 16)
+    monkeypatch.setattr(P, "MARGIN", 4)
+    tiled = predict_files("whatever", [path], weights=segmenter, out=tmp_path / "tiled")[0]
+    assert len(seen) == 9 and max(h * w for h, w, _ in seen) <= 32 * 32
+    assert tiled["lesion_pixels"] == whole["lesion_pixels"] == 20 * 28
+    np.testing.assert_array_equal(np.asarray(PIL.open(tiled["mask"])), np.asarray(PIL.open(whole["mask"])))
+
+
+# ------------------------------------------------------------------------------ unlike the training data: warn
+
+
+def test_input_warnings_flag_masks_and_intensities_far_from_the_profile() -> None:
+    rng = np.random.default_rng(0)
+    scan = rng.normal(120, 50, (64, 64, 1)).clip(0, 255).astype(np.float32)
+    profile = InputProfile("chest X-rays", mean=(50, 200), std=(20, 100))
+    assert input_warnings(scan, profile) == []
+    mask = np.zeros((64, 64, 1), np.float32)
+    mask[20:30, 20:40] = 255
+    found = input_warnings(mask, profile)
+    assert len(found) == 2 and "nearly binary" in found[0] and "mean gray level 12" in found[1]
+    assert input_warnings(mask) == [found[0]]  # without a profile: the binary check only
+    dark = (scan * 0.1).astype(np.float32)
+    assert [w.split(" (")[0].split(" is")[0] for w in input_warnings(dark, profile)] == ["mean gray level 12",
+                                                                                          "contrast"]
+    assert input_warnings(np.zeros((64, 64, 3), np.float32)) == []  # blank: not binary (one level only)
+
+
+class _FakeXrays:
+    input_profile = InputProfile("fake X-rays", mean=(50, 200), std=(20, 100))
+    class_names = ["NORMAL", "PNEUMONIA"]
+
+
+def test_predict_warns_when_the_input_is_unlike_the_training_data(classifier, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    entry = Entry(name="fake-cls", model="m", dataset="fake-xrays", task="classification")
+    data = DatasetSpec(name="fake-xrays", task="classification", factory=_FakeXrays)
+    monkeypatch.setattr(REGISTRY_MODULE, "_REGISTRY", Registry(entries={"fake-cls": entry},
+                                                               datasets={"fake-xrays": data}))
+    scan = tmp_path / "scan.png"
+    PIL.fromarray(np.random.default_rng(0).normal(120, 50, (16, 16)).clip(0, 255).astype(np.uint8)).save(scan)
+    mask = tmp_path / "mask.png"
+    PIL.fromarray(np.where(np.arange(256).reshape(16, 16) < 40, 255, 0).astype(np.uint8)).save(mask)
+    with caplog.at_level("WARNING", logger="medzoo.predict"):
+        rows = predict_files("fake-cls", [scan, mask], weights=classifier)
+    assert len(rows) == 2 and [r["class"] for r in rows] == [["NORMAL", "PNEUMONIA"][r["label"]] for r in rows]
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned and all(m.startswith(str(mask)) for m in warned)
+    assert any("nearly binary" in m for m in warned) and any("fake X-rays" in m for m in warned)
+
+
+# ------------------------------------------------------------------------------------- one image, Python API
+
+
+def test_predict_image_takes_one_image_without_a_batch_axis(classifier, segmenter, tmp_path: Path) -> None:
+    classifier.medzoo_meta = {"entry": "none", "classes": ["NORMAL", "PNEUMONIA"], "threshold": 0.3}
+    try:
+        rgb = np.zeros((12, 10, 3), np.uint8)
+        rgb[...] = (200, 100, 50)
+        p = _sigmoid(W * (0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255 + B)
+        for image in (rgb, rgb[None], rgb.astype(np.float32), _uniform_png(tmp_path / "one.png", (200, 100, 50))):
+            out = predict_image(classifier, image)
+            assert out["probability"] == pytest.approx(p, abs=1e-4)
+            assert (out["label"], out["class"], out["threshold"]) == (int(p >= 0.3), ["NORMAL", "PNEUMONIA"][
+                int(p >= 0.3)], 0.3)
+        gray = np.full((9, 7), 250, np.uint8)  # (H, W)
+        assert predict_image(classifier, gray, threshold=0.99)["probability"] == pytest.approx(
+            _sigmoid(W * 250 / 255 + B), abs=1e-4)
+        with pytest.raises(DataError, match=r"\(H, W\) or \(H, W, C\)"):
+            predict_image(classifier, np.zeros((2, 8, 8, 1)))
+    finally:
+        del classifier.medzoo_meta
+    seg = predict_image(segmenter, _square_image())  # 20 x 18: padded to 32 x 32 and cropped back
+    assert seg["probability"].shape == (20, 18) and seg["threshold"] == 0.5
+    np.testing.assert_array_equal(seg["mask"], _expected_mask())
+    assert seg["lesion_pixels"] == 30

@@ -15,6 +15,7 @@ import pytest
 import medzoo
 import medzoo_tests_tinyzoo as tz  # noqa: E402 - registered by tests/conftest.py
 from medzoo import weights as W
+from medzoo.images import to_channels
 
 
 @pytest.fixture
@@ -298,3 +299,49 @@ def test_large_download_shows_progress(zoo: Any, monkeypatch: pytest.MonkeyPatch
     assert path.read_bytes() == data
     err = capsys.readouterr().err
     assert "downloading big.weights.h5" in err and "(100%)" in err
+
+
+# ------------------------------------------------------------------------------------- metadata on the model
+
+
+def test_loaded_model_carries_its_class_names_threshold_and_hash(zoo: Any, saved: dict[str, Any]) -> None:
+    tz.add_trained(zoo, str(saved["path"]), saved["sha"],
+                   meta={"threshold": 0.3, "threshold_rule": "recall >= 0.95", "classes": ["healthy", "lesion"]})
+    model = medzoo.load("tiny-trained")
+    assert model.medzoo_meta == {"entry": "tiny-trained", "classes": ["healthy", "lesion"], "threshold": 0.3,
+                                 "threshold_rule": "from the weights card: recall >= 0.95", "weights": "default",
+                                 "sha256": saved["sha"]}
+    # other weights: the card's threshold is not theirs; the hash is that of the file loaded
+    other = medzoo.load("tiny-trained", weights=saved["path"])
+    assert other.medzoo_meta["threshold"] == 0.5 and other.medzoo_meta["sha256"] == saved["sha"]
+    assert other.medzoo_meta["weights"] == str(saved["path"]) and other.medzoo_meta["classes"] == ["healthy", "lesion"]
+    untrained = medzoo.load("tiny-untrained", weights=None)
+    assert untrained.medzoo_meta["sha256"] is None and untrained.medzoo_meta["weights"] is None
+    assert untrained.medzoo_meta["threshold"] == 0.5 and untrained.medzoo_meta["classes"] is None
+    # the metadata is no weight: saving and loading the weights still works, with the same file layout
+    out = Path(str(saved["path"])).with_name("again.weights.h5")
+    model.save_weights(str(out))
+    assert W._count_arrays(out) == W._count_arrays(saved["path"])
+
+
+# ------------------------------------------------------------------------------- the shipped weights, raw pixels
+
+
+def test_shipped_cnn1_loads_verified_and_takes_any_channels_with_or_without_a_batch_axis() -> None:
+    """The published X-rays are RGB JPEGs: ``medzoo.load(...)`` takes them as the CLI does, one at a time too."""
+    entry = medzoo.get_entry("cnn1-chest-xray")
+    model = medzoo.load("cnn1-chest-xray")
+    meta = model.medzoo_meta
+    assert meta["sha256"] == entry.weights.sha256 and meta["classes"] == ["NORMAL", "PNEUMONIA"]
+    assert meta["threshold"] == pytest.approx(entry.weights.meta["threshold"])
+    # unchanged by the channel conversion layer: the same gray input gives what it gave before it was added
+    gray = np.random.default_rng(0).integers(0, 256, (2, 300, 280, 1)).astype("float32")
+    np.testing.assert_allclose(model.predict(gray, verbose=0)[:, 0], [0.44277754, 0.43996575], atol=2e-4)
+    rgb = np.random.default_rng(1).integers(0, 256, (2, 256, 256, 3)).astype("uint8")
+    luma = np.stack([to_channels(img.astype("float32"), 1) for img in rgb])
+    p_rgb = model.predict(rgb, verbose=0)[:, 0]
+    np.testing.assert_allclose(p_rgb, model.predict(luma, verbose=0)[:, 0], atol=1e-5)
+    one = medzoo.predict_image(model, rgb[0])  # (H, W, 3), no batch axis
+    assert one["probability"] == pytest.approx(float(p_rgb[0]), abs=1e-5)
+    assert one["threshold"] == meta["threshold"] and one["class"] == meta["classes"][one["label"]]
+    assert medzoo.predict_image(model, luma[0, ..., 0])["probability"] == pytest.approx(one["probability"], abs=1e-5)

@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DataError", "DatasetSpec", "DuplicateNameError", "Entry", "MedzooError", "ModelSpec", "Recipe", "TaskSpec",
     "UnknownNameError", "Weights", "__version__", "create_model", "evaluate", "get_dataset", "get_entry",
-    "hookimpl", "list_datasets", "list_entries", "list_models", "load", "train",
+    "hookimpl", "list_datasets", "list_entries", "list_models", "load", "predict_image", "train",
 ]
 
 
@@ -80,6 +80,21 @@ def load(name: str, weights: str | Path | None = "default", cache_dir: str | Pat
          sha256: str | None = None) -> keras.Model:
     """Load zoo entry ``name`` as a ``keras.Model`` that maps raw pixels to probabilities.
 
+    The model takes what ``medzoo predict`` takes: raw pixels ``(N, H, W, C)`` (uint8, or float in [0, 255]) of
+    any size and any channel count (gray, RGB, RGBA: it converts to its own channels and resizes itself), so
+    ``model.predict(batch)`` works on the published RGB JPEGs as read. Like any Keras model it wants a batch
+    axis; for one image (``(H, W)`` or ``(H, W, C)``, or a file) use :func:`predict_image`, which also pads
+    segmentation inputs and applies the threshold.
+
+    The model carries its metadata as ``model.medzoo_meta``: ``{"entry", "classes", "threshold",
+    "threshold_rule", "weights", "sha256"}``: class names ``[negative, positive]`` (``None`` when the card
+    names none), the operating threshold and why (the card's for the shipped weights, else 0.5), the weights
+    loaded (``"default"``, a path or URL, or ``None``) and the sha256 of the file loaded.
+
+    >>> model = medzoo.load("cnn1-chest-xray")                    # doctest: +SKIP
+    >>> p = model.predict(rgb_batch)[:, 0]                          # doctest: +SKIP
+    >>> labels = p >= model.medzoo_meta["threshold"]                # doctest: +SKIP
+
     Args:
         name: an entry (``"unet-lgg"``) or, with ``weights=None``, also an architecture (``"unet"``).
         weights: ``"default"`` for the entry's trained weights (offline, sha256-verified); ``None`` for an
@@ -90,6 +105,14 @@ def load(name: str, weights: str | Path | None = "default", cache_dir: str | Pat
     from medzoo.weights import load_entry
 
     return load_entry(name, weights=weights, cache_dir=cache_dir, sha256=sha256)
+
+
+def predict_image(model: str | keras.Model, image: Any, threshold: float | None = None) -> dict[str, Any]:
+    """Run a model (or an entry, by name) on one image: a file or raw pixels ``(H, W)`` / ``(H, W, C)``, no batch
+    axis needed; see :func:`medzoo.predict.predict_image`."""
+    from medzoo.predict import predict_image as _predict_image
+
+    return _predict_image(model, image, threshold=threshold)
 
 
 def train(entry: str, data: str | Path | None = None, out: str | Path | None = None, **overrides: Any) -> Run:

@@ -3,7 +3,7 @@
 They are registered under the ``medzoo`` package, so a ``.keras`` file holding them loads with
 ``safe_mode=True`` once :mod:`medzoo.layers` has been imported (``medzoo.load`` and the plugins import it).
 
->>> x = GrayscaleToRGB()(raw)                              # doctest: +SKIP
+>>> x = ToChannels(3)(raw)                                  # doctest: +SKIP
 >>> x = ImageNetPreprocessing("caffe")(x)                  # doctest: +SKIP
 """
 
@@ -19,6 +19,68 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN_RGB = (0.485, 0.456, 0.406)
 TORCH_STD_RGB = (0.229, 0.224, 0.225)
 MODES = ("caffe", "torch", "tf")
+# ITU-R 601 luma, as Pillow's convert("L") and medzoo.images.to_channels weigh R, G and B.
+LUMA_RGB = (0.299, 0.587, 0.114)
+
+
+@keras.saving.register_keras_serializable(package="medzoo")
+class ToChannels(keras.layers.Layer):
+    """Convert images of any channel count to ``channels``, so a model takes gray and colour pixels alike.
+
+    Weightless, so adding it to a model leaves its weight files as they are. Channels last:
+
+    - to 1 channel: RGB or RGBA → ITU-R 601 luminance (``0.299 R + 0.587 G + 0.114 B``, alpha dropped);
+      gray + alpha → the gray channel; gray passes through.
+    - to 3 channels: gray (or gray + alpha) → the gray channel repeated three times; RGBA → RGB; RGB passes
+      through.
+
+    The conversion follows the channel count of each call, also when the model's input leaves it open
+    (``keras.Input((None, None, None))``).
+
+    Args:
+        channels: 1 (grayscale models) or 3 (RGB models).
+        **kwargs: base ``Layer`` arguments (``name``, ``dtype``...).
+    """
+
+    def __init__(self, channels: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if channels not in (1, 3):
+            raise ValueError(f"ToChannels converts to 1 or 3 channels, got {channels}")
+        self.channels = int(channels)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Check that the input has 1 to 4 channels (when its channel count is known)."""
+        have = input_shape[-1]
+        if have is not None and not 1 <= have <= 4:
+            raise ValueError(f"ToChannels takes 1 to 4 channels (channels last), got shape {input_shape}")
+
+    def _convert(self, x: Any, colour: bool) -> Any:
+        """``x`` with three or more channels (``colour``) or fewer, converted to ``self.channels``."""
+        if self.channels == 1:
+            if not colour:
+                return x[..., :1]
+            luma = ops.convert_to_tensor(LUMA_RGB, dtype=x.dtype)
+            return ops.sum(x[..., :3] * luma, axis=-1, keepdims=True)
+        return x[..., :3] if colour else ops.repeat(x[..., :1], 3, axis=-1)
+
+    def call(self, inputs: Any) -> Any:
+        """Convert ``inputs`` to ``self.channels`` channels (cast to the compute dtype first)."""
+        x = ops.cast(inputs, self.compute_dtype)
+        have = x.shape[-1]
+        if have is not None:
+            if have == self.channels:
+                return x
+            return self._convert(x, have >= 3)
+        # a traced graph that left the channel count open: decide at run time
+        return ops.cond(ops.shape(x)[-1] >= 3, lambda: self._convert(x, True), lambda: self._convert(x, False))
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """Same shape with ``channels`` channels."""
+        return (*input_shape[:-1], self.channels)
+
+    def get_config(self) -> dict[str, Any]:
+        """The layer's config: ``channels`` plus the base ``Layer`` fields."""
+        return {**super().get_config(), "channels": self.channels}
 
 
 @keras.saving.register_keras_serializable(package="medzoo")
@@ -100,3 +162,13 @@ class ImageNetPreprocessing(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         """The layer's config: ``mode`` plus the base ``Layer`` fields."""
         return {**super().get_config(), "mode": self.mode}
+
+
+def input_channels(model: Any) -> int | None:
+    """The channel count ``model`` works on: that of its :class:`ToChannels` layer (it takes any count and
+    converts), else its input's last dimension (``None`` if that is open too)."""
+    for layer in model.layers:
+        if isinstance(layer, ToChannels):
+            return layer.channels
+    last = model.inputs[0].shape[-1]
+    return None if last is None else int(last)

@@ -291,8 +291,12 @@ def load_entry(name: str, weights: str | Path | None = "default", cache_dir: str
         sha256: the expected sha256 of the file; the entry's own is used when ``weights`` is its default file.
 
     Returns:
-        A ``keras.Model`` mapping raw pixels to probabilities, with ``medzoo_entry`` set to ``name``.
+        A ``keras.Model`` mapping raw pixels to probabilities, with ``medzoo_entry`` set to ``name`` and
+        ``medzoo_meta`` to :func:`medzoo.predict.entry_meta` (class names, operating threshold and its rule,
+        the weights loaded and their sha256).
     """
+    from medzoo.predict import entry_meta
+
     entry, spec = _lookup(name, weights)
     kwargs = dict(entry.model_kwargs) if entry is not None else {}
     if "backbone_weights" in spec.defaults:
@@ -301,11 +305,15 @@ def load_entry(name: str, weights: str | Path | None = "default", cache_dir: str
     if weights is None:
         model = spec.create(**kwargs)
         model.medzoo_entry = name
+        model.medzoo_meta = entry_meta(name, None)
         return model
     path = weights_path(entry, weights, cache_dir, sha256)
     model = spec.create(**kwargs)
     load_into(model, path, f"{name!r} ({spec.name})")
     model.medzoo_entry = name
+    # the file was verified against this hash when one was known; otherwise say what was loaded
+    own = entry.weights.sha256 if entry is not None and entry.weights is not None and weights == "default" else None
+    model.medzoo_meta = entry_meta(name, weights, (sha256 or own or sha256_file(path)).lower())
     return model
 
 

@@ -58,6 +58,20 @@ def test_predicts_probabilities_from_raw_pixels(name: str, raw: np.ndarray) -> N
     assert np.all((out >= 0) & (out <= 1))
 
 
+def test_takes_rgb_and_rgba_as_their_luminance(raw: np.ndarray) -> None:
+    """The published X-ray JPEGs are RGB: the model converts them itself, as ``medzoo predict`` does."""
+    from medzoo.images import to_channels
+
+    model = medzoo.create_model("cnn1", **SMALL)
+    assert model.input_shape == (None, None, None, None)
+    rgb = np.random.default_rng(1).integers(0, 256, size=(2, 40, 48, 3)).astype("float32")
+    gray = np.stack([to_channels(img, 1) for img in rgb])
+    rgba = np.concatenate([rgb, np.full((2, 40, 48, 1), 255.0, np.float32)], axis=-1)
+    expected = keras.ops.convert_to_numpy(model(gray, training=False))
+    for x in (rgb, rgba):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=False)), expected, atol=1e-5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_one_training_step_updates_weights(name: str, raw: np.ndarray) -> None:

@@ -43,7 +43,7 @@ def test_exact_parameter_counts(model: keras.Model) -> None:
 
 
 def test_structure(model: keras.Model) -> None:
-    assert model.input_shape == (None, None, None, 1)
+    assert model.input_shape == (None, None, None, None)  # any channel count: converted to gray in the model
     assert model.get_layer("resize").get_config()["height"] == 256
     assert model.get_layer("conv1_conv").kernel.shape == (7, 7, 1, 64)
     assert model.get_layer("bn").output.shape[-1] == 1024
@@ -57,6 +57,15 @@ def test_predicts_probabilities_from_raw_pixels(model: keras.Model, raw: np.ndar
     assert out.shape == (2, 1)
     assert out.dtype == np.float32
     assert np.all((out >= 0) & (out <= 1))
+
+
+def test_takes_rgb_as_its_luminance(small: keras.Model) -> None:
+    from medzoo.images import to_channels
+
+    rgb = np.random.default_rng(1).integers(0, 256, size=(1, 40, 48, 3)).astype("float32")
+    gray = np.stack([to_channels(img, 1) for img in rgb])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(small(rgb, training=False)),
+                               keras.ops.convert_to_numpy(small(gray, training=False)), atol=1e-5)
 
 
 @pytest.mark.slow

@@ -81,6 +81,17 @@ def test_one_training_step_trains_only_the_head(name: str, request: pytest.Fixtu
     assert model.output.dtype == "float32"
 
 
+def test_gray_is_repeated_to_rgb_in_the_model(densenet: keras.Model) -> None:
+    """Gray pixels give what their RGB repetition gives; RGBA loses its alpha (the model converts both)."""
+    assert densenet.input_shape == (None, None, None, None)
+    gray = np.random.default_rng(2).integers(0, 256, size=(1, 40, 36, 1)).astype("float32")
+    rgb = np.repeat(gray, 3, axis=-1)
+    rgba = np.concatenate([rgb, np.zeros_like(gray)], axis=-1)
+    expected = keras.ops.convert_to_numpy(densenet(rgb, training=False))
+    for x in (gray, rgba):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(densenet(x, training=False)), expected, atol=1e-5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet", "densenet"])
 def test_keras_round_trip(name: str, request: pytest.FixtureRequest, tmp_path: Path, raw: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """The study's custom CNNs for pneumonia vs normal on 256×256 grayscale chest X-rays.
 
-Every model takes raw grayscale pixels of any size, ``(N, H, W, 1)`` in [0, 255], resizes them to
+Every model takes raw pixels of any size and channel count, ``(N, H, W, C)`` in [0, 255] (C = 1 gray,
+3 RGB, 4 RGBA: the published JPEGs are RGB), converts them to grayscale luminance, resizes them to
 256×256 and scales them to [0, 1] itself, and returns P(PNEUMONIA) of shape ``(N, 1)``.
 """
 
@@ -11,10 +12,13 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from medzoo.layers import ToChannels
 
-def preprocessing(inputs: keras.KerasTensor, image_size: int) -> keras.KerasTensor:
-    """Resize to ``image_size``² and scale [0, 255] → [0, 1]."""
-    x = layers.Resizing(image_size, image_size, name="resize")(inputs)
+
+def preprocessing(inputs: keras.KerasTensor, image_size: int, channels: int = 1) -> keras.KerasTensor:
+    """Convert to ``channels`` (any input channel count), resize to ``image_size``² and scale [0, 255] → [0, 1]."""
+    x = ToChannels(channels, name="to_channels")(inputs)
+    x = layers.Resizing(image_size, image_size, name="resize")(x)
     return layers.Rescaling(1.0 / 255.0, name="rescale")(x)
 
 
@@ -32,15 +36,15 @@ def build_cnn(blocks: Sequence[Sequence[int]], dense: Sequence[int] = (256, 128,
         dropout: rate after those blocks.
         head_dropout: rate after the second dense layer.
         image_size: side the input is resized to.
-        channels: input channels (1: grayscale).
+        channels: channels the model works on (1: grayscale); input of any channel count is converted.
         bn_momentum: batch-norm moving-average momentum. 0.9 (PyTorch's default), not Keras' 0.99: ReLU
             activations of [0, 1] pixels have variances near 1e-4, so with 0.99 the moving variance, which
             starts at 1, still carries its initial value after hundreds of steps and the model's
             inference-mode outputs collapse to one class while its training-mode outputs separate them.
         name: model name.
     """
-    inputs = keras.Input((None, None, channels), name="image")
-    x = preprocessing(inputs, image_size)
+    inputs = keras.Input((None, None, None), name="image")
+    x = preprocessing(inputs, image_size, channels)
     for b, filters in enumerate(blocks, start=1):
         for c, f in enumerate(filters, start=1):
             x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")(x)

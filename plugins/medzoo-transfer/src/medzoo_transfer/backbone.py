@@ -2,8 +2,8 @@
 
 A transfer model is::
 
-    raw grayscale (N, H, W, 1) in [0, 255]
-      → Resizing(image_size) → GrayscaleToRGB → ImageNetPreprocessing(mode)
+    raw pixels (N, H, W, C) in [0, 255], any C (gray, RGB, RGBA)
+      → Resizing(image_size) → ToChannels(3) (gray repeated to RGB) → ImageNetPreprocessing(mode)
       → backbone (frozen, always called with training=False) → GlobalAveragePooling → Dropout
       → Dense(1, sigmoid, float32) = P(PNEUMONIA)
 
@@ -23,7 +23,7 @@ import keras
 from keras import layers
 
 from medzoo import MedzooError
-from medzoo.layers import GrayscaleToRGB, ImageNetPreprocessing
+from medzoo.layers import ImageNetPreprocessing, ToChannels
 
 BLOCK_RE = re.compile(r"^(conv\d+_block\d+)_")
 
@@ -123,9 +123,9 @@ def build_transfer_model(make_backbone: Callable[[tuple[int, int, int]], keras.M
     if backbone_path is not None:
         load_backbone_weights(backbone, backbone_path)
     freeze(backbone, unfreeze_top_blocks)
-    inputs = keras.Input((None, None, 1), name="image")
+    inputs = keras.Input((None, None, None), name="image")
     x = layers.Resizing(image_size, image_size, name="resize")(inputs)
-    x = GrayscaleToRGB(name="to_rgb")(x)
+    x = ToChannels(3, name="to_rgb")(x)
     x = ImageNetPreprocessing(mode, name="imagenet_preprocessing")(x)
     x = backbone(x, training=False)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)

@@ -28,7 +28,7 @@ def densenet161_backbone(input_shape: tuple[int | None, int | None, int] = (224,
 
 def build_densenet161_tl(backbone_weights: str | os.PathLike[str] | None = "imagenet", unfreeze_top_blocks: int = 0,
                          image_size: int = 224, dropout: float = 0.3) -> keras.Model:
-    """DenseNet161 transfer model: raw grayscale ``(N, H, W, 1)`` in [0, 255] → P(PNEUMONIA) ``(N, 1)``.
+    """DenseNet161 transfer model: raw pixels ``(N, H, W, C)`` in [0, 255], any C, → P(PNEUMONIA) ``(N, 1)``.
 
     Resize to ``image_size``² → gray to RGB → torch preprocessing (/255, ImageNet mean/std) → frozen
     DenseNet161 (26.7 M parameters, batch norms in inference mode) → global average pooling → dropout

@@ -22,7 +22,7 @@ def resnet152_backbone(input_shape: tuple[int, int, int] = (224, 224, 3)) -> ker
 
 def build_resnet152_tl(backbone_weights: str | os.PathLike[str] | None = "imagenet", unfreeze_top_blocks: int = 0,
                        image_size: int = 224, dropout: float = 0.3) -> keras.Model:
-    """ResNet152 transfer model: raw grayscale ``(N, H, W, 1)`` in [0, 255] → P(PNEUMONIA) ``(N, 1)``.
+    """ResNet152 transfer model: raw pixels ``(N, H, W, C)`` in [0, 255], any C, → P(PNEUMONIA) ``(N, 1)``.
 
     Resize to ``image_size``² → gray to RGB → caffe preprocessing (RGB→BGR, minus the ImageNet BGR mean)
     → frozen ResNet152 (58.4 M parameters, batch norms in inference mode) → global average pooling

@@ -2,14 +2,17 @@
 
 Each level is two 3×3 convolutions, each followed by batch norm and ReLU; dropout after every pooling
 and every skip concatenation; transposed 3×3 convolutions (stride 2) upsample; a 1×1 sigmoid convolution
-gives per-pixel probabilities. Raw pixels in [0, 255] go in; the model rescales them itself. Any input
-whose sides divide by 16 works (the network is fully convolutional).
+gives per-pixel probabilities. Raw pixels in [0, 255] go in, with any channel count (a grayscale image is
+repeated to RGB, RGBA loses its alpha: :class:`medzoo.layers.ToChannels`); the model rescales them itself.
+Any input whose sides divide by 16 works (the network is fully convolutional).
 """
 
 from __future__ import annotations
 
 import keras
 from keras import layers
+
+from medzoo.layers import ToChannels
 
 
 def _conv_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
@@ -25,17 +28,19 @@ def build_unet(input_shape: tuple[int | None, int | None, int] = (None, None, 3)
     """Build the U-Net.
 
     Args:
-        input_shape: ``(H, W, C)``; ``None`` sides accept any size divisible by ``2**depth``.
+        input_shape: ``(H, W, C)``; ``None`` sides accept any size divisible by ``2**depth``; ``C`` is the
+            channel count the network works on (input of any channel count is converted to it).
         base_filters: filters of the first level, doubled at each of ``depth`` poolings (16 → 256).
         depth: number of poolings.
         dropout: rate after each pooling (halved at the first level) and each skip concatenation.
         name: model name.
 
     Returns:
-        A model mapping raw pixels ``(N, H, W, C)`` to probabilities ``(N, H, W, 1)``.
+        A model mapping raw pixels ``(N, H, W, any C)`` to probabilities ``(N, H, W, 1)``.
     """
-    inputs = keras.Input(input_shape, name="image")
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    inputs = keras.Input((*input_shape[:2], None), name="image")
+    x = ToChannels(input_shape[2], name="to_channels")(inputs)
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
     skips = []
     for level in range(depth):
         x = _conv_block(x, base_filters * 2**level, f"enc{level + 1}")
