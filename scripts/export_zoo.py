@@ -176,7 +176,8 @@ def main() -> None:
             "best_checkpoint_monitor": f"{recipe['monitor']} ({recipe['monitor_mode']})",
             "storage": "float16 (metrics above measured on the float16 file)",
             "params": count_params(shipped),
-            "trained_on": f"{', '.join(config['devices'])} ({config['backend']}, {config['precision']}, "
+            "trained_on": f"{config.get('accelerator') or ', '.join(config['devices'])} ({config['backend']}, "
+                          f"{config['precision']}, "
                           f"{config['loader']} loader)",
             "training_time": f"{training_time(args.run) / 60:.0f} min over {len(history.get('loss', []))} epochs",
             "versions": config["versions"],
