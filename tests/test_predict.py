@@ -363,3 +363,18 @@ def test_predict_image_takes_one_image_without_a_batch_axis(classifier, segmente
     assert seg["probability"].shape == (20, 18) and seg["threshold"] == 0.5
     np.testing.assert_array_equal(seg["mask"], _expected_mask())
     assert seg["lesion_pixels"] == 30
+
+
+def test_nan_pixels_are_refused_naming_the_file(classifier, tmp_path: Path) -> None:
+    """A float TIFF with a NaN pixel is bad input, not an image whose probability is NaN."""
+    bad = tmp_path / "nan.tif"
+    img = np.full((8, 8), 0.5, np.float32)
+    img[3, 4] = np.nan
+    tifffile.imwrite(bad, img)
+    with pytest.raises(DataError, match="NaN or infinite") as info:
+        predict_files("not-an-entry", [bad], weights=classifier)
+    assert str(bad) in str(info.value)
+    img[3, 4] = np.inf
+    tifffile.imwrite(bad, img)
+    with pytest.raises(DataError, match="NaN or infinite"):
+        predict_files("not-an-entry", [bad], weights=classifier)

@@ -83,7 +83,8 @@ def read_pixels(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
 
     ``uint8`` is kept as is; floats in [0, 1] and booleans are scaled by 255; other ranges (16-bit
     scans, say) are scaled linearly to [0, 255] by the image's own maximum. Raises :class:`DataError`
-    naming the file if it cannot be decoded, is not a 2-D image, or has more than ``max_pixels`` pixels
+    naming the file if it cannot be decoded, is not a 2-D image, holds NaN or infinite pixels, or has more than
+    ``max_pixels`` pixels
     (default ``$MEDZOO_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`; checked before decoding).
     """
     path = Path(path)
@@ -110,6 +111,8 @@ def read_pixels(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
         raise DataError(f"{path}: expected a 2-D grayscale or colour image, got an array of shape {arr.shape}")
     if arr.shape[-1] == 2:  # grayscale + alpha
         arr = arr[..., :1]
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():  # scored, NaN would come out as a label
+        raise DataError(f"{path}: the image holds NaN or infinite pixels")
     return to_255(arr)
 
 
