@@ -53,7 +53,8 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
 
     for page in ("index.html", "getting-started.html", "concepts.html", "writing-a-plugin.html",
                  "datasets.html", "zoo/index.html", "reference/cli.html", "reference/api.html", "bench.html",
-                 "how-to/gpu.html", "how-to/resume.html", "how-to/offline.html", "how-to/export.html",
+                 "how-to/gpu.html", "how-to/robust-classifiers.html", "how-to/resume.html", "how-to/offline.html",
+                 "how-to/export.html",
                  "reliability.html"):
         assert (site / page).is_file(), page
     zoo = (site / "zoo" / "index.html").read_text()
