@@ -135,7 +135,7 @@ def test_intensity_augmentation() -> None:
     rng = np.random.default_rng(0)
     x = np.tile(np.linspace(0, 255, 16, dtype=np.float32), (4, 16, 1))[..., None]  # (4, 16, 16, 1) ramps
     np.testing.assert_allclose(np.asarray(apply_intensity(x, sample_intensity(rng, 4, {}))), x, atol=1e-3)
-    params = np.array([[0, 1, 2.0], [0, 1, 0.5], [20, 1, 1], [0, 0.5, 1]], np.float32)
+    params = np.array([[0, 1, 2.0, 0], [0, 1, 0.5, 0], [20, 1, 1, 0], [0, 0.5, 1, 0]], np.float32)  # no blur
     out = np.asarray(apply_intensity(x, params))
     assert out[0].mean() < x[0].mean() < out[1].mean()  # gamma 2 darkens, 0.5 brightens
     np.testing.assert_allclose(out[2], np.clip(x[2] + 20, 0, 255), atol=1e-3)
