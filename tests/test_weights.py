@@ -159,7 +159,8 @@ def test_file_url_is_cached_and_reused(zoo: Any, saved: dict[str, Any], monkeypa
     assert W.sha256_file(cached) == saved["sha"]
     second = medzoo.load("tiny-trained")
     assert calls == [url]  # downloaded once, reused the second time
-    assert [p.name for p in cached.parent.iterdir()] == [cached.name]  # no temp or second copy
+    # no temp or second copy; the download's sha256 is recorded beside it
+    assert sorted(p.name for p in cached.parent.iterdir()) == [cached.name, cached.name + ".sha256"]
     np.testing.assert_allclose(_predict(second, saved["x"]), _predict(first, saved["x"]), rtol=1e-6)
     np.testing.assert_allclose(_predict(second, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
 
@@ -172,6 +173,18 @@ def test_corrupt_cache_entry_is_fetched_again(zoo: Any, saved: dict[str, Any]) -
     cached.write_bytes(b"garbage")
     medzoo.load("tiny-trained")
     assert W.sha256_file(cached) == saved["sha"]
+
+
+def test_cached_download_without_a_sha256_is_still_checked(zoo: Any, saved: dict[str, Any]) -> None:
+    """A URL loaded without a sha256: its cached copy is checked against the sha256 recorded at download."""
+    url = saved["path"].as_uri()
+    medzoo.load("tiny-untrained", weights=url)
+    cached = W.cached_path(url)
+    assert cached.with_name(cached.name + ".sha256").read_text().strip() == saved["sha"]
+    cached.write_bytes(cached.read_bytes()[:-10] + b"0123456789")  # changed on disk since
+    model = medzoo.load("tiny-untrained", weights=url)
+    assert W.sha256_file(cached) == saved["sha"]  # fetched again, not loaded as it was
+    np.testing.assert_allclose(_predict(model, saved["x"]), saved["y"], rtol=1e-5, atol=1e-6)
 
 
 def test_cache_dir_argument(zoo: Any, saved: dict[str, Any], tmp_path: Path) -> None:

@@ -119,13 +119,16 @@ def download(url: str, expected_sha256: str | None = None, cache_dir: str | Path
 
     The file is written to a temporary name beside its final place, checked for truncation (against
     ``Content-Length``) and against ``expected_sha256``, then renamed into place, so the cache never holds
-    a partial or unverified file.
+    a partial or unverified file. Without ``expected_sha256`` the download's own sha256 is recorded beside it
+    (``<file>.sha256``), so a cached copy that changes on disk later is caught and fetched again all the same.
     """
     _check_suffix(urllib.parse.urlparse(url).path)
     target = cached_path(url, cache_dir)
+    recorded = target.with_name(target.name + ".sha256")
     if target.exists():
         try:
-            _verify(target, expected_sha256, f"{target} (cached from {url})")
+            known = expected_sha256 or (recorded.read_text().strip() if recorded.is_file() else None)
+            _verify(target, known, f"{target} (cached from {url})")
             return target
         except WeightsError:
             target.unlink()  # corrupt cache entry: fetch it again
@@ -144,6 +147,7 @@ def download(url: str, expected_sha256: str | None = None, cache_dir: str | Path
         if total is not None and done != total:
             raise WeightsError(f"download of {url} is truncated: got {done} of {total} bytes; not loaded")
         _verify(tmp, expected_sha256, f"downloaded from {url}")
+        recorded.write_text(sha256_file(tmp) + "\n")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
