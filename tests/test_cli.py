@@ -457,3 +457,19 @@ def test_info_names_a_skipped_architecture(tmp_path: Path, monkeypatch: pytest.M
     assert "model 'ghost-net' is not available" in size and "mzfake_no_such_module.nets" in size
     assert main(["info", "ghost-net"]) == 2
     assert "not installed" in _error_line(capsys.readouterr().err)
+
+
+def test_predict_counts_files_on_a_terminal_only() -> None:
+    from medzoo.cli import FileCounter
+
+    terminal = _Terminal()
+    counter = FileCounter("predicting", 3, terminal)
+    for done in range(4):
+        counter.show(done)
+    counter.close()
+    assert terminal.getvalue() == "".join(f"\rpredicting: {d}/3 files" for d in range(4)) + "\n"
+    pipe = io.StringIO()
+    quiet = FileCounter("predicting", 3, pipe)
+    quiet.show(1)
+    quiet.close()
+    assert pipe.getvalue() == ""

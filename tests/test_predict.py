@@ -378,3 +378,10 @@ def test_nan_pixels_are_refused_naming_the_file(classifier, tmp_path: Path) -> N
     tifffile.imwrite(bad, img)
     with pytest.raises(DataError, match="NaN or infinite"):
         predict_files("not-an-entry", [bad], weights=classifier)
+
+
+def test_predict_files_reports_progress(classifier, tmp_path: Path) -> None:
+    files = [_uniform_png(tmp_path / f"{i}.png", (10 * i, 10 * i, 10 * i)) for i in range(3)]
+    seen: list[int] = []
+    predict_files("not-an-entry", files, weights=classifier, progress=seen.append)
+    assert seen == [0, 1, 2, 3]

@@ -116,6 +116,29 @@ def load_backend_quietly() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class FileCounter:
+    """``predicting: 12/40 files`` on a terminal's stderr, rewritten in place; silent elsewhere."""
+
+    def __init__(self, label: str, total: int, stream: Any = None) -> None:
+        self.label, self.total = label, total
+        self.stream = stream if stream is not None else sys.stderr
+        self.active = bool(getattr(self.stream, "isatty", lambda: False)()) and total > 1
+        self.shown = False
+
+    def show(self, done: int) -> None:
+        """``done`` of the files are finished."""
+        if self.active:
+            self.stream.write(f"\r{self.label}: {done}/{self.total} files")
+            self.stream.flush()
+            self.shown = True
+
+    def close(self) -> None:
+        """End the counter's line."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
 class BatchCounter:
     """A per-batch counter on a terminal's stderr (``evaluating: 12 batches, 384 images``); silent elsewhere."""
 
@@ -508,8 +531,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     elif not args.files:
         raise MedzooError("no image files given (or --patient DIR for a patient's folder of slices)")
     else:
+        counter = FileCounter("predicting", len(args.files))
         results = predict_files(args.name, args.files, weights=_weights_arg(args.weights), out=args.out,
-                                threshold=args.threshold)
+                                threshold=args.threshold, progress=counter.show)
+        counter.close()
     from medzoo.predict import threshold_rule
 
     t, rule = threshold_rule(args.name, args.threshold, _weights_arg(args.weights))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +229,8 @@ def _positive(y: np.ndarray, what: str) -> np.ndarray:
 
 
 def predict_files(name: str, files: Sequence[str | Path], weights: Any = "default", out: str | Path | None = None,
-                  threshold: float | None = None) -> list[dict[str, Any]]:
+                  threshold: float | None = None,
+                  progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Run zoo entry ``name`` on image ``files``; write the results into ``out`` (when given).
 
     Args:
@@ -241,6 +242,8 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
             ``<stem>_overlay.png``); ``None`` writes nothing.
         threshold: probability threshold for labels and masks (default: the entry's weights'
             ``meta["threshold"]``, else 0.5).
+        progress: called with the number of files done, before each file and once at the end (the CLI
+            shows it as a counter on a terminal).
 
     Returns:
         One dict per file: ``file, probability, label`` and, where the card names them, ``class``
@@ -265,7 +268,9 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
         out_dir.mkdir(parents=True, exist_ok=True)
 
     results: list[dict[str, Any]] = []
-    for path, stem in zip(paths, _unique_stems(paths), strict=True):
+    for done, (path, stem) in enumerate(zip(paths, _unique_stems(paths), strict=True)):
+        if progress is not None:
+            progress(done)
         pixels = read_pixels(path)
         _warn_unlike(path, pixels, profile, name)
         h, w = pixels.shape[:2]
@@ -285,6 +290,8 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
             row.update(_write_mask(out_dir, stem, pixels, mask))
         results.append(row)
 
+    if progress is not None:
+        progress(len(paths))
     if out_dir is not None:
         _write_csv(out_dir, results)
     return results
