@@ -20,6 +20,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 import medzoo
 from medzoo.registry import registry
 
@@ -116,7 +118,7 @@ def main() -> None:
     from medzoo.cards import count_params
     from medzoo.report import evaluate_entry
     from medzoo.runner import read_history
-    from medzoo.weights import export_weights
+    from medzoo.weights import export_weights, sha256_file
 
     entry = registry().get("entries", args.entry)
     config = json.loads((args.run / "config.json").read_text())
@@ -129,10 +131,16 @@ def main() -> None:
     weights_dir.mkdir(exist_ok=True)
     target = weights_dir / f"{entry.name}.weights.h5"
 
-    model = medzoo.load(entry.name, weights=None)
+    # the run's own builder arguments (a run may change them, e.g. a smaller image_size): the card's preset
+    entry = attrs.evolve(entry, model_kwargs=config["model_kwargs"])
+    build = registry().get("models", entry.model).create
+    model = build(**entry.model_kwargs)
     model.load_weights(args.run / "best.weights.h5")
     sha = export_weights(model, target, dtype="float16")
-    shipped = medzoo.load(entry.name, weights=str(target), sha256=sha)
+    shipped = build(**entry.model_kwargs)
+    if sha256_file(target) != sha:
+        raise SystemExit(f"{target} changed while it was written")
+    shipped.load_weights(target)
 
     recipe = config["recipe"]
     eval_dir = args.run / "shipped-eval"
