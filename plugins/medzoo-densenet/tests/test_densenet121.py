@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pathlib import Path  # noqa: E402
 
+import attrs  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -94,5 +95,10 @@ def test_entry_registered() -> None:
     entry = medzoo.get_entry("densenet121-chest-xray")
     assert (entry.model, entry.dataset, entry.task) == ("densenet121", "chest-xray", "classification")
     assert entry.study["accuracy"] == 0.854 and entry.study["recall"] == 0.95
-    assert entry.recipe.optimizer == "rmsprop" and entry.recipe.class_weights
+    assert entry.recipe.class_weights
+    if entry.weights is None:  # untrained: the study's recipe
+        assert entry.recipe.optimizer == "rmsprop"
+    else:  # trained: the recipe and builder arguments on its card (a preset)
+        assert attrs.asdict(entry.recipe) == entry.weights.recipe
+        assert entry.model_kwargs == entry.weights.model_kwargs
     assert medzoo.get_entry("densenet121-chest-xray").distribution == "medzoo-densenet"
