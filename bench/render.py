@@ -177,6 +177,13 @@ def quality_section(res: dict[str, Any]) -> str:
                 val = f"{val:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else "")
             cells.append([k, val])
         parts += [f"### {r['entry']} on {r['data']}", "", table(["metric", "value [95% CI]"], cells), ""]
+        if "reproduced" in r:
+            rep = r["reproduced"]
+            verdict = "reproduced" if rep["ok"] else "**not reproduced**"
+            parts += [f"Card {verdict}: every number on the shipped card is within {rep['tolerance']} of the "
+                      "value measured here." if rep["ok"] else f"Card {verdict}: " + ", ".join(
+                          f"{k} card {m['card']:.3f}, measured {m['measured']}" for k, m in rep["metrics"].items()),
+                      ""]
     parts += [_run_line(res), ""]
     return "\n".join(parts)
 
