@@ -148,11 +148,16 @@ class ChestXray(Dataset):
         else:
             if not 0.0 < val_fraction < 1.0:
                 raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-            out = split_by_patient(pool, {"train": 1.0 - val_fraction, "val": val_fraction}, seed=seed)
+            out = self.carve_val(pool, val_fraction, seed)
         test = [attrs.evolve(r, split="test") for r in recs if r.split == "test"]
         if test:
             out["test"] = test
         return out
+
+    def carve_val(self, pool: list[Record], val_fraction: float, seed: int) -> dict[str, list[Record]]:
+        """``{"train", "val"}`` from ``pool`` by patient, stratified by label: the one step of :meth:`splits` a
+        view of these files with other labels (``medzoo-xray3``'s three classes) overrides."""
+        return split_by_patient(pool, {"train": 1.0 - val_fraction, "val": val_fraction}, seed=seed)
 
     def decode(self, record: Record) -> tuple[np.ndarray, np.float32]:
         """One X-ray as ``(S, S, 1)`` uint8 grayscale (S = ``image_size``), and its label.

@@ -57,28 +57,11 @@ class ChestXray3(ChestXray):
         self._records3 = out
         return out
 
-    def splits(self, val_fraction: float = 0.15, seed: int = 0, use_published_val: bool = False,
-               **kwargs: Any) -> dict[str, list[Record]]:
-        """``{"train", "val"}`` (+ ``"test"`` when published), patient-disjoint, stratified by class.
-
-        A patient's class is its most frequent label (Kermany patients are one subtype, bar a few). The
-        published val split is folded into train unless ``use_published_val``, as in chest-xray.
-        """
-        recs = self.records()
-        published_val = [r for r in recs if r.split == "val"]
-        pool = [r for r in recs if r.split == "train"] + ([] if use_published_val else published_val)
-        if use_published_val:
-            if not published_val:
-                raise DataError(f"{self.root / 'val'}: use_published_val=True but there is no published val split")
-            out = {"train": pool, "val": published_val}
-        else:
-            if not 0.0 < val_fraction < 1.0:
-                raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-            out = stratified_split(pool, val_fraction, seed)
-        test = [attrs.evolve(r, split="test") for r in recs if r.split == "test"]
-        if test:
-            out["test"] = test
-        return out
+    def carve_val(self, pool: list[Record], val_fraction: float, seed: int) -> dict[str, list[Record]]:
+        """``{"train", "val"}`` from ``pool``, patient-disjoint and stratified by class: a patient's class is its
+        most frequent label (Kermany patients are one subtype, bar a few). The rest of the split rule (published
+        val folded into train unless ``use_published_val``, the test split kept) is chest-xray's."""
+        return stratified_split(pool, val_fraction, seed)
 
     def class_weights(self, records: Sequence[Record]) -> dict[int, float] | None:
         """Balanced weights ``n / (K * n_c)`` from ``records`` (pass the training split)."""
