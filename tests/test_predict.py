@@ -16,7 +16,7 @@ import medzoo.weights
 from medzoo.cli import main
 from medzoo.data import DataError
 from medzoo.images import InputProfile, input_warnings, read_pixels
-from medzoo.predict import predict_files, predict_image, threshold_rule
+from medzoo.predict import postprocess_rule, predict_files, predict_image, threshold_rule
 from medzoo.registry import Registry
 from medzoo.specs import DatasetSpec, Entry, Weights
 
@@ -235,6 +235,19 @@ def test_predict_patient_cleans_the_volume(segmenter, tmp_path: Path, monkeypatc
                  "--postprocess", "none"]) == 0
     assert int(_read_csv(out / "predictions.csv")[-1]["lesion_pixels"]) == 4  # kept without the cleaning
 
+    # the card chose "none" on its validation patients: that becomes the default, and the CLI says why
+    entry = Entry(name="card-seg", model="m", dataset="d", task="segmentation",
+                  weights=Weights(file="x.weights.h5", sha256="0" * 64,
+                                  meta={"postprocess": "none", "postprocess_rule": "per-volume Dice 0.8 against 0.7"}))
+    monkeypatch.setattr(REGISTRY_MODULE, "_REGISTRY", Registry(entries={"card-seg": entry}))
+    assert postprocess_rule("card-seg") == ("none", "from the weights card: per-volume Dice 0.8 against 0.7")
+    assert postprocess_rule("card-seg", weights="mine.weights.h5")[0] == "largest"  # the card's choice is not theirs
+    assert postprocess_rule("card-seg", "min:3") == ("min:3", "given by the caller")
+    capsys.readouterr()
+    assert main(["predict", "card-seg", "--patient", str(patient), "--out", str(out), "--threshold", "0.5"]) == 0
+    assert "postprocess none: from the weights card: per-volume Dice 0.8" in capsys.readouterr().out
+    assert int(_read_csv(out / "predictions.csv")[-1]["lesion_pixels"]) == 4
+
 
 # ------------------------------------------------------------------------------------------- bad inputs, named
 
@@ -331,11 +344,15 @@ def test_predict_warns_when_the_input_is_unlike_the_training_data(classifier, tm
     mask = tmp_path / "mask.png"
     PIL.fromarray(np.where(np.arange(256).reshape(16, 16) < 40, 255, 0).astype(np.uint8)).save(mask)
     with caplog.at_level("WARNING", logger="medzoo.predict"):
-        rows = predict_files("fake-cls", [scan, mask], weights=classifier)
+        rows = predict_files("fake-cls", [scan, mask], weights=classifier, out=tmp_path / "out")
     assert len(rows) == 2 and [r["class"] for r in rows] == [["NORMAL", "PNEUMONIA"][r["label"]] for r in rows]
     warned = [r.getMessage() for r in caplog.records]
     assert warned and all(m.startswith(str(mask)) for m in warned)
     assert any("nearly binary" in m for m in warned) and any("fake X-rays" in m for m in warned)
+    # the same reasons stay beside the prediction in predictions.csv, where a table reader looks
+    csv_rows = _read_csv(tmp_path / "out" / "predictions.csv")
+    assert csv_rows[0]["warning"] == "" and "nearly binary" in csv_rows[1]["warning"]
+    assert rows[1]["warning"] == csv_rows[1]["warning"]
 
 
 # ------------------------------------------------------------------------------------- one image, Python API

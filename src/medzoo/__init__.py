@@ -77,7 +77,7 @@ def create_model(name: str, **kwargs: Any) -> keras.Model:
 
 
 def load(name: str, weights: str | Path | None = "default", cache_dir: str | Path | None = None,
-         sha256: str | None = None) -> keras.Model:
+         sha256: str | None = None, tta: bool = False) -> keras.Model:
     """Load zoo entry ``name`` as a ``keras.Model`` that maps raw pixels to probabilities.
 
     The model takes what ``medzoo predict`` takes: raw pixels ``(N, H, W, C)`` (uint8, or float in [0, 255]) of
@@ -101,10 +101,17 @@ def load(name: str, weights: str | Path | None = "default", cache_dir: str | Pat
             untrained model; a path or ``file://`` / ``https://`` URL to a ``.weights.h5`` file.
         cache_dir: where downloaded weights are kept (default ``$MEDZOO_HOME`` or the user cache dir).
         sha256: expected hash of a file given in ``weights`` (the entry's own hash is used for its default file).
+        tta: average each prediction with that of the left-right mirrored image (:func:`medzoo.tta.flip_average`;
+            twice the inference cost).
     """
     from medzoo.weights import load_entry
 
-    return load_entry(name, weights=weights, cache_dir=cache_dir, sha256=sha256)
+    model = load_entry(name, weights=weights, cache_dir=cache_dir, sha256=sha256)
+    if tta:
+        from medzoo.tta import flip_average
+
+        model = flip_average(model)
+    return model
 
 
 def predict_image(model: str | keras.Model, image: Any, threshold: float | None = None) -> dict[str, Any]:

@@ -498,6 +498,12 @@ def _weights_arg(text: str) -> str | None:
     return None if text.lower() == "none" else text
 
 
+def _weights_or_model(args: argparse.Namespace) -> Any:
+    """``--weights`` as :func:`medzoo.load` takes it, or with ``--tta`` the loaded flip-averaging model."""
+    weights = _weights_arg(args.weights)
+    return medzoo.load(args.name, weights=weights, tta=True) if getattr(args, "tta", False) else weights
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an entry's weights on a split and print the metrics."""
     medzoo.get_entry(args.name)
@@ -506,7 +512,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.shift:
         extra["shift"] = True  # a task whose evaluation has no shift check refuses it by name
     with evaluation_progress(f"evaluating {args.name}"):
-        metrics = medzoo.evaluate(args.name, data=args.data, split=args.split, weights=_weights_arg(args.weights),
+        metrics = medzoo.evaluate(args.name, data=args.data, split=args.split, weights=_weights_or_model(args),
                                   out=args.out, **extra)
     if not isinstance(metrics.get("context"), dict):  # not written by medzoo.report, which prints its own table
         rows = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()
@@ -523,23 +529,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.patient is not None:
         if args.files:
             raise MedzooError("give either FILES or --patient DIR, not both")
-        results = predict_patient(args.name, args.patient, weights=_weights_arg(args.weights), out=args.out,
-                                  threshold=args.threshold, postprocess=args.postprocess)
+        from medzoo.predict import postprocess_rule
+
+        weights = _weights_or_model(args)
+        post, why = postprocess_rule(args.name, args.postprocess, weights)
+        _print(f"postprocess {post}: {why}")
+        results = predict_patient(args.name, args.patient, weights=weights, out=args.out,
+                                  threshold=args.threshold, postprocess=post)
         lesion = sum(r["lesion_pixels"] for r in results)
-        _print(f"{args.patient}: {len(results)} slices, {lesion} lesion voxels after postprocess "
-               f"{args.postprocess}")
+        _print(f"{args.patient}: {len(results)} slices, {lesion} lesion voxels after postprocess {post}")
     elif not args.files:
         raise MedzooError("no image files given (or --patient DIR for a patient's folder of slices)")
     else:
+        weights = _weights_or_model(args)
         counter = FileCounter("predicting", len(args.files))
-        results = predict_files(args.name, args.files, weights=_weights_arg(args.weights), out=args.out,
+        results = predict_files(args.name, args.files, weights=weights, out=args.out,
                                 threshold=args.threshold, progress=counter.show)
         counter.close()
     from medzoo.predict import threshold_rule
 
-    t, rule = threshold_rule(args.name, args.threshold, _weights_arg(args.weights))
+    t, rule = threshold_rule(args.name, args.threshold, weights)
     _print(f"threshold {t:.4g}: {rule}")
-    columns = [c for c in results[0] if c not in ("mask", "overlay")] if results else []
+    quiet = ("mask", "overlay") + (("warning",) if not any(r.get("warning") for r in results) else ())
+    columns = [c for c in results[0] if c not in quiet] if results else []
     rows = [[f"{r[c]:.4f}" if isinstance(r[c], float) else r[c] for c in columns] for r in results]
     _print(_table(rows, columns, max_width=80))
     if args.out is not None:
@@ -621,6 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--postprocess", default=None, metavar="largest|min:N|none",
                    help="segmentation: clean each patient's predicted volume in 3-D before scoring (the scores "
                         "without it are reported beside)")
+    p.add_argument("--tta", action="store_true",
+                   help="average each prediction with that of the left-right mirrored image (twice the cost)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", parents=[common], help="run an entry on image files",
@@ -630,14 +644,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="zoo entry")
     p.add_argument("files", nargs="*", metavar="FILES", help="image files")
     p.add_argument("--patient", metavar="DIR", help="a patient's folder of slices, predicted as one volume")
-    p.add_argument("--postprocess", default="largest", metavar="largest|min:N|none",
-                   help="with --patient: keep the largest 3-D component (default), drop components under N "
-                        "voxels, or keep everything")
+    p.add_argument("--postprocess", default=None, metavar="largest|min:N|none",
+                   help="with --patient: keep the largest 3-D component, drop components under N voxels, or keep "
+                        "everything (default: the weights card's choice, else largest)")
     p.add_argument("--weights", default="default", metavar="default|none|PATH|URL",
                    help="the entry's trained weights (default), none (untrained), or a .weights.h5 path or URL")
     p.add_argument("--out", metavar="DIR", default="predictions", help="output folder (default ./predictions)")
     p.add_argument("--threshold", type=float, metavar="T",
                    help="probability threshold (default: the entry's, else 0.5)")
+    p.add_argument("--tta", action="store_true",
+                   help="average each prediction with that of the left-right mirrored image (twice the cost)")
     p.set_defaults(func=cmd_predict)
     return parser
 

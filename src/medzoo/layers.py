@@ -170,5 +170,9 @@ def input_channels(model: Any) -> int | None:
     for layer in model.layers:
         if isinstance(layer, ToChannels):
             return layer.channels
+        if hasattr(layer, "layers") and getattr(layer, "inputs", None):  # a wrapped model (e.g. medzoo.tta)
+            inner = input_channels(layer)
+            if inner is not None:
+                return inner
     last = model.inputs[0].shape[-1]
     return None if last is None else int(last)

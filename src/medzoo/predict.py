@@ -106,6 +106,25 @@ def threshold_rule(name: str, threshold: float | None = None, weights: Any = "de
     return 0.5, "0.5, the default (no threshold on a weights card)"
 
 
+def postprocess_rule(name: str, postprocess: str | None = None, weights: Any = "default") -> tuple[str, str]:
+    """The 3-D postprocess :func:`predict_patient` uses for ``name`` and why: ``postprocess`` when given, else
+    the one on the entry's weights card (chosen there by per-volume Dice on the validation patients) unless
+    other weights are named, else ``"largest"`` (Buda et al. 2019 kept each patient's largest component)."""
+    if postprocess is not None:
+        return str(postprocess), "given by the caller"
+    default = "largest", "largest, the default (Buda et al. 2019 kept each patient's largest 3-D component)"
+    meta = getattr(weights, "medzoo_meta", None)
+    if isinstance(meta, dict) and meta.get("postprocess"):
+        return str(meta["postprocess"]), str(meta.get("postprocess_rule", "from the loaded model's metadata"))
+    if weights is None or (isinstance(weights, (str, Path)) and str(weights) != "default"):
+        return default
+    entry = registry().entries.get(name)
+    meta = entry.weights.meta if entry is not None and entry.weights is not None else {}
+    if meta.get("postprocess"):
+        return str(meta["postprocess"]), "from the weights card: " + meta.get("postprocess_rule", "rule not stated")
+    return default
+
+
 def class_names(name: str) -> list[str] | None:
     """The class names ``[negative, positive]`` on the entry's weights card, else the two ``class_names`` of
     its dataset class (``["NORMAL", "PNEUMONIA"]`` for the chest X-rays), else ``None``."""
@@ -134,14 +153,20 @@ def _dataset_class(name: str) -> Any:
 def entry_meta(name: str, weights: Any = "default", sha256: str | None = None) -> dict[str, Any]:
     """What :func:`medzoo.load` attaches to a model as ``model.medzoo_meta``.
 
-    ``{"entry", "classes", "threshold", "threshold_rule", "weights", "sha256"}``: the entry's class names
+    ``{"entry", "classes", "threshold", "threshold_rule", "weights", "sha256"}``, plus ``"postprocess"`` and
+    ``"postprocess_rule"`` when the card chose a 3-D postprocess (see :func:`postprocess_rule`): the entry's class names
     ``[negative, positive]`` (``None`` when its card has none), the operating threshold and why (as
     :func:`threshold_rule`: the card's for the shipped weights, 0.5 for others), which weights were loaded
     (``"default"``, a path or URL, or ``None`` for untrained) and the loaded file's sha256.
     """
     t, rule = threshold_rule(name, None, weights)
-    return {"entry": name, "classes": class_names(name), "threshold": t, "threshold_rule": rule,
+    meta = {"entry": name, "classes": class_names(name), "threshold": t, "threshold_rule": rule,
             "weights": None if weights is None else str(weights), "sha256": sha256}
+    entry = registry().entries.get(name)
+    card = entry.weights.meta if entry is not None and entry.weights is not None else {}
+    if weights == "default" and card.get("postprocess"):  # a segmentation card's choice for whole volumes
+        meta["postprocess"], meta["postprocess_rule"] = postprocess_rule(name, None, weights)
+    return meta
 
 
 def input_profile(name: str) -> InputProfile | None:
@@ -248,7 +273,8 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
     Returns:
         One dict per file: ``file, probability, label`` and, where the card names them, ``class``
         (classification), or
-        ``file, height, width, lesion_pixels, lesion_fraction, max_probability, mask, overlay`` (segmentation).
+        ``file, height, width, lesion_pixels, lesion_fraction, max_probability, mask, overlay`` (segmentation);
+        both end with ``warning``: why the image looks unlike the training data (also logged), else ``""``.
 
     Raises:
         DataError: a file is missing or cannot be read as an image (the message names it).
@@ -272,20 +298,21 @@ def predict_files(name: str, files: Sequence[str | Path], weights: Any = "defaul
         if progress is not None:
             progress(done)
         pixels = read_pixels(path)
-        _warn_unlike(path, pixels, profile, name)
+        warning = "; ".join(_warn_unlike(path, pixels, profile, name))
         h, w = pixels.shape[:2]
         if out_rank == 2:
             p = float(_predict_pixels(model, pixels, io, path))
             row_c: dict[str, Any] = {"file": str(path), "probability": p, "label": int(p >= t)}
             if classes is not None:
                 row_c["class"] = classes[row_c["label"]]
+            row_c["warning"] = warning
             results.append(row_c)
             continue
         prob = _predict_pixels(model, pixels, io, path)
         mask = prob >= t
         row: dict[str, Any] = {"file": str(path), "height": h, "width": w, "lesion_pixels": int(mask.sum()),
                                "lesion_fraction": float(mask.mean()), "max_probability": float(prob.max()),
-                               "mask": None, "overlay": None}
+                               "mask": None, "overlay": None, "warning": warning}
         if out_dir is not None:
             row.update(_write_mask(out_dir, stem, pixels, mask))
         results.append(row)
@@ -313,20 +340,23 @@ def _write_csv(out_dir: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def predict_patient(name: str, folder: str | Path, weights: Any = "default", out: str | Path | None = None,
-                    threshold: float | None = None, postprocess: str | None = "largest") -> list[dict[str, Any]]:
+                    threshold: float | None = None, postprocess: str | None = None) -> list[dict[str, Any]]:
     """Run a segmentation entry on a patient's folder of slices as one volume (see :mod:`medzoo.volumes`).
 
     The slices (``<case>_<n>.tif``, ``*_mask`` files left out) are read in slice order, predicted one by one,
     thresholded and cleaned in 3-D by ``postprocess`` (``"largest"``: keep the largest connected component, as
-    Buda et al. did; ``"min:N"``: drop components under N voxels; ``None``: keep everything). Writes, per
+    Buda et al. did; ``"min:N"``: drop components under N voxels; ``"none"``: keep everything; ``None``: the
+    weights card's choice, see :func:`postprocess_rule`). Writes, per
     slice, ``<stem>_mask.png`` and ``<stem>_overlay.png``, and ``predictions.csv``. Returns one row per slice.
     """
     from medzoo.layers import input_channels
     from medzoo.volumes import Postprocess, patient_slices, predict_volume
 
-    post = Postprocess.parse(postprocess)
     paths = patient_slices(folder)
     model = _load_model(name, weights)
+    chosen, why = postprocess_rule(name, postprocess, weights)
+    post = Postprocess.parse(chosen)
+    log.info("postprocess %s: %s", chosen, why)
     if len(model.outputs[0].shape) != 4:
         raise MedzooError(f"{name} is not a segmentation model: --patient needs one")
     t = threshold_rule(name, threshold, weights)[0]
