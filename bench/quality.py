@@ -28,6 +28,7 @@ from _common import DEFAULT_DATA, load_now, machine, write_result
 
 CLASSIFICATION = ("accuracy", "precision", "recall", "specificity")
 SEGMENTATION = ("dice_per_volume", "iou_per_volume", "dice_per_slice", "dice_global")
+LARGEST = "largest_component"  # card key suffix: each patient's volume keeps its largest 3-D component
 
 
 def _value(d: Any) -> float | None:
@@ -44,7 +45,10 @@ def summary(metrics: dict[str, Any]) -> dict[str, Any]:
         out.update({k: point.get(k) for k in CLASSIFICATION})
     elif metrics.get("task") == "segmentation":
         out["n"] = metrics.get("n_slices")
-        out.update({k: metrics.get(k) for k in SEGMENTATION})
+        raw = metrics.get("without_postprocess", {})  # evaluated with a 3-D postprocess: the model's own numbers
+        out.update({k: raw.get(k, metrics.get(k)) for k in SEGMENTATION})
+        if raw:
+            out[f"dice_per_volume_{LARGEST}"] = metrics.get("dice_per_volume")
     out["patients"] = metrics.get("context", {}).get("patients")
     return out
 
@@ -55,7 +59,7 @@ def card_values(task: str | None, card: dict[str, Any]) -> dict[str, float]:
     if task == "classification":
         keys = {"auc": card.get("auc"), **{k: card.get("default", {}).get(k) for k in CLASSIFICATION}}
     else:
-        keys = {k: card.get(k) for k in SEGMENTATION}
+        keys = {k: card.get(k) for k in (*SEGMENTATION, f"dice_per_volume_{LARGEST}")}
     for k, v in keys.items():
         value = _value(v)
         if isinstance(value, (int, float)):
@@ -120,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {row['error']}")
                 rows.append(row)
                 continue
-            kwargs = {} if args.n_boot is None else {"n_boot": args.n_boot}
+            kwargs: dict[str, Any] = {} if args.n_boot is None else {"n_boot": args.n_boot}
+            if entry.task == "segmentation":
+                kwargs["postprocess"] = "largest"  # both ways at once: the raw and the cleaned volumes
             try:
                 metrics = medzoo.evaluate(name, data=root, split=args.split, weights=files.get(name, "default"),
                                           out=eval_out / name, **kwargs)

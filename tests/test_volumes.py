@@ -100,3 +100,31 @@ def test_evaluation_with_and_without_postprocess() -> None:
     assert raw["dice_per_volume"]["value"] < clean["dice_per_volume"]["value"] == pytest.approx(0.5)
     sized = slice_sums(_Echo(), data, data.records, batch_size=4, postprocess="min:5")
     assert int(sized["sum_pred"].sum()) == int(data.y.sum())  # both specks (1 and 4 voxels) dropped
+
+
+def test_the_card_keeps_raw_numbers_and_picks_the_postprocess_validation_favours() -> None:
+    """``scripts/export_zoo.py`` writes a segmentation card from one evaluation with ``postprocess="largest"``:
+    the headline numbers are the model's own (every component kept), both per-volume Dice values and both
+    false-positive counts are on the card, and the default postprocess is the one with the higher Dice."""
+    import importlib.util
+    import sys
+
+    from medzoo.tasks.segmentation.evaluation import evaluate
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "export_zoo.py"
+    if "medzoo_scripts_export_zoo_text" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("medzoo_scripts_export_zoo_text", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    export = sys.modules["medzoo_scripts_export_zoo_text"]
+    data = _Records()
+    metrics = evaluate(_Echo(), data, data.records, n_boot=0, batch_size=4, figures=False, postprocess="largest")
+    raw, summary, post, rule = export.postprocess_choice(metrics)
+    assert raw["dice_per_volume"]["value"] < 0.5  # A's speck costs Dice without the cleaning
+    assert summary["dice_per_volume"] == raw["dice_per_volume"]
+    assert summary["dice_per_volume_largest_component"]["value"] == pytest.approx(0.5)
+    assert summary["per_patient_dice"]["A"] < 1.0  # the raw per-patient numbers, not the cleaned ones
+    assert summary["lesion_free_slices_with_prediction"]["count"] == 1  # B's speck on a lesion-free slice
+    assert summary["lesion_free_slices_with_prediction_largest_component"]["count"] == 1  # B's only component stays
+    assert post == "largest" and "2 validation patients: 0.500 keeping each patient's largest" in rule

@@ -104,3 +104,18 @@ def test_quality_checks_a_card_against_the_measured_numbers() -> None:
     assert not quality.reproduced(values, {"auc": 0.99})["ok"]  # a card number that was not measured
     seg = quality.card_values("segmentation", {"dice_per_volume": {"value": 0.45}, "per_patient_dice": {"a": 1}})
     assert seg == {"dice_per_volume": 0.45}
+
+
+def test_quality_reads_a_segmentation_evaluated_both_ways() -> None:
+    """Evaluated with a 3-D postprocess, the summary keeps the model's own numbers under the card's keys and the
+    cleaned per-volume Dice under ``dice_per_volume_largest_component``, as the card states them."""
+    import quality
+
+    metrics = {"task": "segmentation", "n_slices": 9, "dice_per_volume": {"value": 0.8}, "dice_global": 0.7,
+               "without_postprocess": {"dice_per_volume": {"value": 0.6}, "dice_global": 0.65}}
+    measured = quality.summary(metrics)
+    assert measured["dice_per_volume"] == {"value": 0.6} and measured["dice_global"] == 0.65
+    assert measured["dice_per_volume_largest_component"] == {"value": 0.8}
+    card = quality.card_values("segmentation", {"dice_per_volume": 0.6, "dice_per_volume_largest_component": 0.8})
+    assert quality.reproduced(card, measured)["ok"]
+    assert not quality.reproduced({**card, "dice_per_volume_largest_component": 0.6}, measured)["ok"]

@@ -200,7 +200,8 @@ def evaluate(model: Any, dataset: Any, records: Sequence[Any], out: str | Path |
         result["postprocess"] = str(Postprocess.parse(postprocess))
         before = compute(patients, raw["inter"], sums["sum_true"], raw["sum_pred"], n_boot=n_boot, seed=seed,
                          threshold=threshold)
-        result["without_postprocess"] = {k: before[k] for k in (*SUMMARY, "empty_slices_with_prediction")}
+        result["without_postprocess"] = {k: before[k] for k in (*SUMMARY, "empty_slices_with_prediction",
+                                                                "lesion_slices_missed", "per_patient")}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
