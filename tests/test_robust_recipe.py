@@ -141,3 +141,70 @@ def test_blur_augmentation_matches_a_gaussian_filter() -> None:
     assert 0 <= weights.min() and weights.max() <= 0.5 and weights.std() > 0.1
     with pytest.raises(MedzooError, match="blur"):
         check_augment({"blur": 1.5}, {})
+
+
+def test_recalibrate_batch_norm_averages_the_batch_statistics() -> None:
+    """The moving statistics become the plain mean of the per-batch mean and (biased) variance, in nested
+    models too; momentum is left as it was."""
+    import keras
+
+    from medzoo.layers import batch_norm_layers, recalibrate_batch_norm
+
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, use_bias=False),
+                              keras.layers.BatchNormalization(momentum=0.9)])
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, inner(inputs))
+    inner.layers[0].set_weights([np.eye(3, dtype=np.float32)])
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(k, 1 + k, (8, 3)).astype(np.float32) for k in range(3)]
+    (bn,) = batch_norm_layers(model)
+    assert recalibrate_batch_norm(model, iter(batches)) == 3
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_mean), np.mean([b.mean(0) for b in batches], 0),
+                               rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_variance),
+                               np.mean([b.var(0) for b in batches], 0), rtol=1e-4)
+    assert bn.momentum == 0.9
+    assert recalibrate_batch_norm(keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]), batches) == 0
+
+
+def test_ema_validates_with_batch_norm_statistics_of_the_averaged_weights(small_lgg: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before each validation the averaged weights are in the model and the batch-norm statistics are recomputed
+    for them from unaugmented training images; the checkpoint keeps those statistics."""
+    import keras
+
+    import medzoo.layers
+    from medzoo.runner import train
+
+    real = medzoo.layers.recalibrate_batch_norm
+    calls: list[dict[str, Any]] = []
+
+    def spy(model: Any, batches: Any) -> int:
+        trainable = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_weights]
+        batches = list(batches)
+        n = real(model, batches)
+        bn = medzoo.layers.batch_norm_layers(model)[0]
+        calls.append({"trainable": trainable, "n": n, "shapes": {b.shape for b in batches},
+                      "integers": all(np.array_equal(b, np.round(b)) for b in batches),
+                      "mean": keras.ops.convert_to_numpy(bn.moving_mean).copy()})
+        return n
+
+    monkeypatch.setattr(medzoo.layers, "recalibrate_batch_norm", spy)
+    entry = attrs.evolve(medzoo.get_entry("unet-lgg"), model_kwargs=SMALL)
+    train(entry, data=small_lgg, out=tmp_path / "ema", epochs=2, **ARGS)
+    # 18 training slices in batches of 4: all of them (10 batches asked for), as raw pixels without augmentation
+    assert len(calls) == 2 and all(c["n"] == 5 for c in calls)
+    assert calls[0]["shapes"] == {(4, 32, 32, 3), (2, 32, 32, 3)} and all(c["integers"] for c in calls)
+    saved = registry_model()
+    saved.load_weights(tmp_path / "ema" / "last.weights.h5")  # the averaged weights (see the test above)
+    for a, b in zip(saved.trainable_weights, calls[-1]["trainable"], strict=True):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), b, rtol=1e-6)  # in the model when recalibrated
+    bn = medzoo.layers.batch_norm_layers(saved)[0]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_mean), calls[-1]["mean"], rtol=1e-5)
+    assert not np.allclose(calls[-1]["mean"], calls[0]["mean"])  # recomputed for each epoch's weights
+
+
+def registry_model() -> Any:
+    from medzoo.registry import registry
+
+    return registry().get("models", "unet").create(**SMALL)

@@ -9,6 +9,7 @@ They are registered under the ``medzoo`` package, so a ``.keras`` file holding t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import keras
@@ -176,3 +177,53 @@ def input_channels(model: Any) -> int | None:
                 return inner
     last = model.inputs[0].shape[-1]
     return None if last is None else int(last)
+
+
+def batch_norm_layers(model: Any, kind: type | tuple[type, ...] | None = None) -> list[Any]:
+    """Every ``BatchNormalization`` layer (or layer of ``kind``) of ``model``, nested models included."""
+    kind = kind or keras.layers.BatchNormalization
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, kind):
+            found.append(layer)
+        elif hasattr(layer, "layers"):
+            found += batch_norm_layers(layer, kind)
+    return found
+
+
+def recalibrate_batch_norm(model: Any, batches: Iterable[Any]) -> int:
+    """Recompute the moving mean and variance of ``model``'s batch-norm layers from ``batches`` of inputs.
+
+    Each layer's statistics become the plain average of its batch statistics over the batches (a forward
+    pass in training mode per batch, no weight update), the way ``torch.optim.swa_utils.update_bn`` does it
+    after weight averaging: averaged weights need statistics of their own. Dropout is off during these passes,
+    as in inference (so the statistics are those inference sees, and no random state is used). Layers keep
+    their momentum and rate.
+
+    Returns:
+        The number of batches used (0 leaves the statistics as they were, as does a model without
+        batch norm).
+    """
+    layers = batch_norm_layers(model)
+    if not layers:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    dropouts = batch_norm_layers(model, (keras.layers.Dropout, keras.layers.GaussianNoise,
+                                         keras.layers.GaussianDropout))
+    rates = [(layer, name, getattr(layer, name)) for layer in dropouts for name in ("rate", "stddev")
+             if hasattr(layer, name)]
+    seen = 0
+    try:
+        for layer, name, _ in rates:
+            setattr(layer, name, 0.0)
+        for x in batches:
+            for layer in layers:
+                layer.momentum = 1.0 - 1.0 / (seen + 1)  # the first batch replaces, later ones average in
+            model(x, training=True)
+            seen += 1
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+        for layer, name, value in rates:
+            setattr(layer, name, value)
+    return seen

@@ -17,10 +17,12 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from medzoo.augment import needs_arrays
 from medzoo.data import PipelineOptions, fingerprint, open_dataset, recipe_splits
@@ -95,19 +97,57 @@ class _EpochLog:
         return EpochLog()
 
 
-def _SwapEMA(resumed: bool) -> Any:  # noqa: N802 (a class made on demand: Keras is imported lazily here)
-    """``keras.callbacks.SwapEMAWeights(swap_on_epoch=True)`` that knows a restored backup holds the swapped state.
+def _SwapEMA(resumed: bool, calibration: Callable[[int], Iterable[Any]] | None = None) -> Any:  # noqa: N802
+    """``keras.callbacks.SwapEMAWeights(swap_on_epoch=True)`` that knows a restored backup holds the swapped state
+    and re-estimates batch-norm statistics for the averaged weights.
 
     At each epoch end the averaged weights are swapped into the model, so the checkpoints, early stopping and
     the epoch's backup all hold them; a run resumed from that backup must swap back before it trains on.
+
+    Batch-norm moving statistics are not averaged: they belong to the raw weights, and in a deep network (121
+    batch-norm layers in DenseNet121) averaged weights with the raw weights' statistics can give one constant
+    output in inference. So before each validation, with the averaged weights in place,
+    :func:`medzoo.layers.recalibrate_batch_norm` recomputes them from ``calibration(epoch)``'s training images
+    (as ``torch.optim.swa_utils.update_bn`` does for weight averaging). (A class made on demand: Keras is
+    imported lazily here.)
     """
     import keras
+
+    from medzoo.layers import recalibrate_batch_norm
 
     class SwapEMA(keras.callbacks.SwapEMAWeights):
         def on_train_begin(self, logs: Any = None) -> None:
             self._ema_weights_in_model = resumed
+            self._epoch = 0
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            super().on_epoch_begin(epoch, logs)
+            self._epoch = epoch
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            super().on_test_begin(logs)
+            if calibration is not None:
+                recalibrate_batch_norm(self.model, calibration(self._epoch))
 
     return SwapEMA(swap_on_epoch=True)
+
+
+def _calibration_images(feed: Any, batches: int = 10) -> Callable[[int], Iterable[Any]] | None:
+    """Training images for :func:`medzoo.layers.recalibrate_batch_norm`: ``batches`` batches drawn at random
+    (seeded by the epoch) from the decoded training arrays, unaugmented; ``None`` for a feed without them (the
+    tf.data loader), which then keeps the raw weights' statistics."""
+    images = getattr(feed, "images", None)
+    if images is None:
+        return None
+    size = int(getattr(feed, "batch_size", 32))
+
+    def draw(epoch: int) -> Iterable[Any]:
+        rng = np.random.default_rng([int(getattr(feed, "seed", 0)), epoch, 7])
+        idx = rng.choice(len(images), size=min(len(images), batches * size), replace=False)
+        for start in range(0, len(idx), size):
+            yield images[np.sort(idx[start:start + size])]
+
+    return draw
 
 
 def _trim_history(path: Path, epochs_done: int) -> None:
@@ -380,12 +420,13 @@ def _resume_state(run_dir: Path, monitor: str, mode: str) -> tuple[float | None,
     return (max(past) if mode == "max" else min(past)), done
 
 
-def _callbacks(run_dir: Path, recipe: Recipe, monitor: str, best_so_far: float | None) -> list[Any]:
+def _callbacks(run_dir: Path, recipe: Recipe, monitor: str, best_so_far: float | None,
+               calibration: Callable[[int], Iterable[Any]] | None = None) -> list[Any]:
     import keras
 
     cb = keras.callbacks
     restored = (run_dir / "backup" / "latest.weights.h5").exists()  # BackupAndRestore will load it
-    ema = [_SwapEMA(resumed=restored)] if recipe.ema else []
+    ema = [_SwapEMA(resumed=restored, calibration=calibration)] if recipe.ema else []
     return ema + [  # EMA first: validation, checkpoints and early stopping see the averaged weights
         cb.ReduceLROnPlateau(monitor=monitor, mode=recipe.monitor_mode, patience=recipe.reduce_lr_patience,
                              factor=recipe.reduce_lr_factor, min_lr=1e-6),  # before CSVLogger: logs the lr
@@ -431,7 +472,8 @@ def _train(entry: Entry, recipe: Recipe, data: Any, run_dir: Path, placement: Pl
              ", ".join(placement.devices), feeds.loader)
     model.fit(feeds.train, validation_data=feeds.val, epochs=recipe.epochs, steps_per_epoch=feeds.steps_per_epoch,
               class_weight=feeds.class_weight,
-              callbacks=callbacks + _callbacks(run_dir, recipe, monitor, best_so_far),
+              callbacks=callbacks + _callbacks(run_dir, recipe, monitor, best_so_far,
+                                               _calibration_images(feeds.train) if placement.replicas == 1 else None),
               verbose=verbose)
     if (run_dir / "best.weights.h5").exists():
         model.load_weights(run_dir / "best.weights.h5")

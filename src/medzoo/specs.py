@@ -106,7 +106,7 @@ class Recipe:
     optimizer: str = "rmsprop"
     learning_rate: float = 1e-3
     weight_decay: float | None = None  # None: the optimizer's own default (AdamW: 0.004; others: none)
-    ema: bool = False  # keep an exponential moving average of the weights; validate and save with it
+    ema: bool = False  # keep a moving average of the weights; validate and save it (batch-norm stats recomputed)
     loss: str = "binary_crossentropy"
     label_smoothing: float = 0.0  # classification: targets move this far towards 0.5
     epochs: int = 100
