@@ -128,3 +128,27 @@ def test_to_channels_refuses_bad_counts_and_survives_a_round_trip(tmp_path: obje
     assert loaded.get_layer("to_rgb").channels == 3
     x = _pixels(1)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), np.repeat(x, 3, axis=-1))
+
+
+def test_nonzero_standardize_uses_the_foreground_of_each_image_and_channel(tmp_path: object) -> None:
+    """Each image's nonzero pixels, per channel, get mean 0 and std 1 whatever their scale; zeros stay 0; a
+    nearly empty slice is not blown up (std floored); the layer survives a save and safe-mode load."""
+    from medzoo.layers import NonzeroStandardize
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((3, 8, 8, 2), np.float32)
+    x[0, 2:6, 2:6] = rng.uniform(20, 120, (4, 4, 2))
+    x[1] = x[0] * 0.5  # the same slice, half as bright: a darker scanner
+    x[2, 0, 0, 0] = 3.0  # one nonzero pixel
+    y = keras.ops.convert_to_numpy(NonzeroStandardize()(x))
+    fg = x[0, 2:6, 2:6]
+    np.testing.assert_allclose(y[0, 2:6, 2:6], (fg - fg.mean((0, 1))) / fg.std((0, 1)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y[1], y[0], atol=1e-5)  # brightness scale is gone
+    assert not y[0][x[0] == 0].any() and not y[2].any()
+    inputs = keras.Input((None, None, 2))
+    model = keras.Model(inputs, NonzeroStandardize(min_std=2.0, name="std")(inputs))
+    path = os.path.join(str(tmp_path), "std.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.get_layer("std").min_std == 2.0
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

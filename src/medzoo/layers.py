@@ -165,6 +165,42 @@ class ImageNetPreprocessing(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
+@keras.saving.register_keras_serializable(package="medzoo")
+class NonzeroStandardize(keras.layers.Layer):
+    """Standardize each image and channel over its nonzero pixels; zero pixels (the background) stay 0.
+
+    MRI intensities have no fixed scale: the same tissue is twice as bright in one patient's FLAIR as in
+    another's. This maps each slice's foreground to mean 0, standard deviation 1 (MONAI's
+    ``NormalizeIntensity(nonzero=True, channel_wise=True)``), so a model does not learn one scanner's
+    brightness. Weightless. The standard deviation is floored at ``min_std`` (in input units), so a slice with
+    a handful of nonzero pixels is not blown up.
+
+    Args:
+        min_std: the smallest standard deviation divided by (default 1.0: one grey level of 0-255 pixels).
+        **kwargs: base ``Layer`` arguments.
+    """
+
+    def __init__(self, min_std: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_std = float(min_std)
+
+    def call(self, inputs: Any) -> Any:
+        """``(x - mean) / std`` per image and channel over the pixels that are not 0; 0 elsewhere."""
+        x = ops.cast(inputs, self.compute_dtype)
+        mask = ops.cast(ops.not_equal(x, 0), x.dtype)
+        n = ops.maximum(ops.sum(mask, axis=(1, 2), keepdims=True), 1.0)
+        mean = ops.sum(x * mask, axis=(1, 2), keepdims=True) / n
+        var = ops.sum(ops.square((x - mean) * mask), axis=(1, 2), keepdims=True) / n
+        std = ops.maximum(ops.sqrt(var), self.min_std)
+        return (x - mean) / std * mask
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "min_std": self.min_std}
+
+
 def input_channels(model: Any) -> int | None:
     """The channel count ``model`` works on: that of its :class:`ToChannels` layer (it takes any count and
     converts), else its input's last dimension (``None`` if that is open too)."""

@@ -15,8 +15,10 @@ def medzoo_models() -> list[ModelSpec]:
             task="segmentation",
             build="medzoo_unet.unet:build_unet",
             description="U-Net, encoder 16→256 filters over 4 poolings, batch norm, dropout, "
-                        "transposed convolutions, skip concatenation; sigmoid mask.",
-            defaults={"input_shape": (None, None, 3), "base_filters": 16, "depth": 4, "dropout": 0.1},
+                        "transposed convolutions, skip concatenation; sigmoid mask. Pixels / 255 (the study's) "
+                        "or, with normalize='nonzero', each slice standardized over its nonzero pixels.",
+            defaults={"input_shape": (None, None, 3), "base_filters": 16, "depth": 4, "dropout": 0.1,
+                      "normalize": "rescale"},
             reference="Ronneberger et al., U-Net (2015); Buda et al., Comput. Biol. Med. 109 (2019)",
         )
     ]

@@ -3,7 +3,8 @@
 Each level is two 3×3 convolutions, each followed by batch norm and ReLU; dropout after every pooling
 and every skip concatenation; transposed 3×3 convolutions (stride 2) upsample; a 1×1 sigmoid convolution
 gives per-pixel probabilities. Raw pixels in [0, 255] go in, with any channel count (a grayscale image is
-repeated to RGB, RGBA loses its alpha: :class:`medzoo.layers.ToChannels`); the model rescales them itself.
+repeated to RGB, RGBA loses its alpha: :class:`medzoo.layers.ToChannels`); the model rescales them itself
+(``/ 255``, or with ``normalize="nonzero"`` standardizes each slice over its nonzero pixels).
 Any input whose sides divide by 16 works (the network is fully convolutional).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from medzoo.layers import ToChannels
+from medzoo.layers import NonzeroStandardize, ToChannels
 
 
 def _conv_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
@@ -23,8 +24,11 @@ def _conv_block(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTen
     return x
 
 
+NORMALIZATIONS = ("rescale", "nonzero")
+
+
 def build_unet(input_shape: tuple[int | None, int | None, int] = (None, None, 3), base_filters: int = 16,
-               depth: int = 4, dropout: float = 0.1, name: str = "unet") -> keras.Model:
+               depth: int = 4, dropout: float = 0.1, normalize: str = "rescale", name: str = "unet") -> keras.Model:
     """Build the U-Net.
 
     Args:
@@ -33,14 +37,22 @@ def build_unet(input_shape: tuple[int | None, int | None, int] = (None, None, 3)
         base_filters: filters of the first level, doubled at each of ``depth`` poolings (16 → 256).
         depth: number of poolings.
         dropout: rate after each pooling (halved at the first level) and each skip concatenation.
+        normalize: ``"rescale"`` (the study's: pixels / 255) or ``"nonzero"`` (each slice and channel
+            standardized over its nonzero pixels: :class:`medzoo.layers.NonzeroStandardize`, so one patient's
+            darker FLAIR reads like another's).
         name: model name.
 
     Returns:
         A model mapping raw pixels ``(N, H, W, any C)`` to probabilities ``(N, H, W, 1)``.
     """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize={normalize!r}: choose from {NORMALIZATIONS}")
     inputs = keras.Input((*input_shape[:2], None), name="image")
     x = ToChannels(input_shape[2], name="to_channels")(inputs)
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    if normalize == "nonzero":
+        x = NonzeroStandardize(name="standardize")(x)
+    else:
+        x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
     skips = []
     for level in range(depth):
         x = _conv_block(x, base_filters * 2**level, f"enc{level + 1}")
