@@ -145,6 +145,16 @@ def test_card_shows_the_shift_check_and_the_threshold_rule(monkeypatch: pytest.M
     assert "shift_check" not in text  # not flattened into the metrics table as well
 
 
+def test_card_shows_the_postprocess_and_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    reg = tz.install(monkeypatch, tmp_path / "home")
+    meta = {"postprocess": "largest", "postprocess_rule": "per-volume Dice on 11 patients: 0.61 against 0.58"}
+    tz.add_trained(reg, "tiny.weights.h5", "ab" * 32, metrics={"task": "segmentation"}, meta=meta)
+    weights = _section(cards.card_text("tiny-trained"), "Weights")
+    assert _line(weights, "3-D postprocess for a patient's volume:").endswith("largest")
+    assert _line(weights, "how the postprocess was chosen:").endswith("0.61 against 0.58")
+    assert "postprocess" not in _section(cards.card_text("tiny-trained"), "Training data")
+
+
 # ------------------------------------------------------------------------------------- fast, grouped, quiet cards
 CLASSIFIER_METRICS = {
     "task": "classification",

@@ -25,7 +25,8 @@ CODE_LICENCE = "MIT"
 WARNING = ("NOT FOR CLINICAL USE. Research and teaching only: not a medical device, not validated for diagnosis "
            "or treatment decisions, and not checked on data from other scanners, hospitals or populations.")
 INPUT_CONTRACT = "raw pixels (uint8, or float in [0, 255]); no normalisation needed, the model holds its own"
-META_NOT_TRAINING = {"command", "threshold", "threshold_rule", "classes", "recipe", "overrides", "params"}
+META_NOT_TRAINING = {"command", "threshold", "threshold_rule", "classes", "recipe", "overrides", "params",
+                     "postprocess", "postprocess_rule"}
 METRICS_SKIPPED = {"per_patient", "roc", "figures", "context", "definitions", "task", "bootstrap", "notes", "rule",
                    "shift_check"}
 MAX_LIST = 12
@@ -210,6 +211,8 @@ def card(name: str, params: bool = False) -> dict[str, Any]:
         "study": dict(entry.study),
         "threshold": meta.get("threshold"),
         "threshold_rule": meta.get("threshold_rule"),
+        "postprocess": meta.get("postprocess"),
+        "postprocess_rule": meta.get("postprocess_rule"),
         "classes": meta.get("classes"),
         "intended_use": entry.intended_use,
         "warning": WARNING,
@@ -409,6 +412,8 @@ def _sections(c: dict[str, Any]) -> list[tuple[str, Any]]:
                                  ("recommended threshold", c["threshold"] if c["threshold"] is not None
                                   else "not stated"),
                                  ("how the threshold was chosen", c["threshold_rule"]),
+                                 ("3-D postprocess for a patient's volume", c.get("postprocess")),
+                                 ("how the postprocess was chosen", c.get("postprocess_rule")),
                                  ("classes", " / ".join(c["classes"]) if c["classes"] else None)]))
         secs.append(("Training data", [("dataset", c["dataset"]["name"]),
                                        *((k.replace("_", " "), v) for k, v in c["training_data"].items())]))
