@@ -203,28 +203,29 @@ class NonzeroStandardize(keras.layers.Layer):
 
 def input_channels(model: Any) -> int | None:
     """The channel count ``model`` works on: that of its :class:`ToChannels` layer (it takes any count and
-    converts), else its input's last dimension (``None`` if that is open too)."""
-    for layer in model.layers:
-        if isinstance(layer, ToChannels):
-            return layer.channels
-        if hasattr(layer, "layers") and getattr(layer, "inputs", None):  # a wrapped model (e.g. medzoo.tta)
-            inner = input_channels(layer)
-            if inner is not None:
-                return inner
+    converts; nested models such as :func:`medzoo.tta.flip_average`'s are searched too), else its input's last
+    dimension (``None`` if that is open too)."""
+    converters = nested_layers(model, ToChannels)
+    if converters:
+        return converters[0].channels
     last = model.inputs[0].shape[-1]
     return None if last is None else int(last)
 
 
-def batch_norm_layers(model: Any, kind: type | tuple[type, ...] | None = None) -> list[Any]:
-    """Every ``BatchNormalization`` layer (or layer of ``kind``) of ``model``, nested models included."""
-    kind = kind or keras.layers.BatchNormalization
+def nested_layers(model: Any, kind: type | tuple[type, ...]) -> list[Any]:
+    """Every layer of ``kind`` in ``model``, in order, nested models included."""
     found = []
     for layer in model.layers:
         if isinstance(layer, kind):
             found.append(layer)
         elif hasattr(layer, "layers"):
-            found += batch_norm_layers(layer, kind)
+            found += nested_layers(layer, kind)
     return found
+
+
+def batch_norm_layers(model: Any) -> list[Any]:
+    """Every ``BatchNormalization`` layer of ``model``, nested models included."""
+    return nested_layers(model, keras.layers.BatchNormalization)
 
 
 def recalibrate_batch_norm(model: Any, batches: Iterable[Any]) -> int:
@@ -244,8 +245,7 @@ def recalibrate_batch_norm(model: Any, batches: Iterable[Any]) -> int:
     if not layers:
         return 0
     momenta = [layer.momentum for layer in layers]
-    dropouts = batch_norm_layers(model, (keras.layers.Dropout, keras.layers.GaussianNoise,
-                                         keras.layers.GaussianDropout))
+    dropouts = nested_layers(model, (keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.GaussianDropout))
     rates = [(layer, name, getattr(layer, name)) for layer in dropouts for name in ("rate", "stddev")
              if hasattr(layer, name)]
     seen = 0

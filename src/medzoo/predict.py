@@ -87,6 +87,12 @@ def _check_files(paths: Sequence[Path]) -> None:
             raise DataError(f"{p}: no such file")
 
 
+def _card_meta(name: str) -> dict[str, Any]:
+    """The ``meta`` of entry ``name``'s weights card (``{}`` for an unknown entry or one without weights)."""
+    entry = registry().entries.get(name)
+    return dict(entry.weights.meta) if entry is not None and entry.weights is not None else {}
+
+
 def threshold_rule(name: str, threshold: float | None = None, weights: Any = "default") -> tuple[float, str]:
     """The threshold :func:`predict_files` uses for ``name`` and why: ``threshold`` when given, else the one on
     the entry's weights card (with the card's rule for choosing it) unless other weights are named (``None``, a
@@ -99,8 +105,7 @@ def threshold_rule(name: str, threshold: float | None = None, weights: Any = "de
         return float(meta["threshold"]), str(meta.get("threshold_rule", "from the loaded model's metadata"))
     if weights is None or (isinstance(weights, (str, Path)) and str(weights) != "default"):
         return 0.5, "0.5, the default (the card's threshold belongs to the shipped weights, not these)"
-    entry = registry().entries.get(name)
-    meta = entry.weights.meta if entry is not None and entry.weights is not None else {}
+    meta = _card_meta(name)
     if "threshold" in meta:
         return float(meta["threshold"]), "from the weights card: " + meta.get("threshold_rule", "rule not stated")
     return 0.5, "0.5, the default (no threshold on a weights card)"
@@ -118,8 +123,7 @@ def postprocess_rule(name: str, postprocess: str | None = None, weights: Any = "
         return str(meta["postprocess"]), str(meta.get("postprocess_rule", "from the loaded model's metadata"))
     if weights is None or (isinstance(weights, (str, Path)) and str(weights) != "default"):
         return default
-    entry = registry().entries.get(name)
-    meta = entry.weights.meta if entry is not None and entry.weights is not None else {}
+    meta = _card_meta(name)
     if meta.get("postprocess"):
         return str(meta["postprocess"]), "from the weights card: " + meta.get("postprocess_rule", "rule not stated")
     return default
@@ -162,9 +166,7 @@ def entry_meta(name: str, weights: Any = "default", sha256: str | None = None) -
     t, rule = threshold_rule(name, None, weights)
     meta = {"entry": name, "classes": class_names(name), "threshold": t, "threshold_rule": rule,
             "weights": None if weights is None else str(weights), "sha256": sha256}
-    entry = registry().entries.get(name)
-    card = entry.weights.meta if entry is not None and entry.weights is not None else {}
-    if weights == "default" and card.get("postprocess"):  # a segmentation card's choice for whole volumes
+    if weights == "default" and _card_meta(name).get("postprocess"):  # a segmentation card's choice for whole volumes
         meta["postprocess"], meta["postprocess_rule"] = postprocess_rule(name, None, weights)
     return meta
 
