@@ -40,12 +40,16 @@ class _CrashAtEpoch:
         return Crash()
 
 
+def _small_unet() -> Any:
+    from medzoo.registry import registry
+
+    return registry().get("models", "unet").create(**SMALL)
+
+
 def _weights(path: Path) -> list[np.ndarray]:
     import keras
 
-    from medzoo.registry import registry
-
-    model = registry().get("models", "unet").create(**SMALL)
+    model = _small_unet()
     model.load_weights(path)
     return [np.asarray(keras.ops.convert_to_numpy(w)) for w in model.weights]
 
@@ -195,16 +199,10 @@ def test_ema_validates_with_batch_norm_statistics_of_the_averaged_weights(small_
     # 18 training slices in batches of 4: all of them (10 batches asked for), as raw pixels without augmentation
     assert len(calls) == 2 and all(c["n"] == 5 for c in calls)
     assert calls[0]["shapes"] == {(4, 32, 32, 3), (2, 32, 32, 3)} and all(c["integers"] for c in calls)
-    saved = registry_model()
+    saved = _small_unet()
     saved.load_weights(tmp_path / "ema" / "last.weights.h5")  # the averaged weights (see the test above)
     for a, b in zip(saved.trainable_weights, calls[-1]["trainable"], strict=True):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(a), b, rtol=1e-6)  # in the model when recalibrated
     bn = medzoo.layers.batch_norm_layers(saved)[0]
     np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_mean), calls[-1]["mean"], rtol=1e-5)
     assert not np.allclose(calls[-1]["mean"], calls[0]["mean"])  # recomputed for each epoch's weights
-
-
-def registry_model() -> Any:
-    from medzoo.registry import registry
-
-    return registry().get("models", "unet").create(**SMALL)
